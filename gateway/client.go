@@ -150,8 +150,9 @@ func (c *Client) Params(method string, bizContent []byte) (url.Values, error) {
 	return v, nil
 }
 
-// marshalBiz encodes biz_content without HTML escaping, as the SDKs do.
-func marshalBiz(biz any) ([]byte, error) {
+// MarshalBizContent encodes biz_content as the client sends it: compact JSON
+// without HTML escaping, as the SDKs do.
+func MarshalBizContent(biz any) ([]byte, error) {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
@@ -195,7 +196,7 @@ func (c *Client) call(ctx context.Context, method string, biz any, out any) erro
 
 func (c *Client) do(ctx context.Context, method string, biz any, out any) error {
 	fail := func(kind Kind, err error) error { return &Error{Method: method, Kind: kind, Err: err} }
-	bizJSON, err := marshalBiz(biz)
+	bizJSON, err := MarshalBizContent(biz)
 	if err != nil {
 		return fail(Invalid, err)
 	}

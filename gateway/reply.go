@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 )
 
@@ -82,7 +83,7 @@ func ParseReply(body []byte, method string) (*Reply, error) {
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
 		return nil, fmt.Errorf("%w: unterminated object", ErrBadReply)
 	}
-	if _, err := dec.Token(); err == nil {
+	if _, err := dec.Token(); err != io.EOF {
 		return nil, fmt.Errorf("%w: data after the object", ErrBadReply)
 	}
 	if r.Raw == nil {
