@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// SandboxCommand implements "posagent sandbox": the embedded Alipay gateway
+// simulator as a server of its own, for trying posagent or a register
+// integration, or an official Alipay SDK, with no Alipay account.
+type SandboxCommand struct {
+	Streams
+	Config ConfigFlag
+	// Listen is the address to serve on. Default "127.0.0.1:9090".
+	Listen string
+	// Dir holds the app and gateway key pairs, generated once. Default: the
+	// folder "sandbox" in terminal.data_dir.
+	Dir string
+	// Faults, also settable at run time with POST /sandbox/faults.
+	Latency         time.Duration // added to every reply; default 0
+	DropAfterCommit float64       // probability, 0..1, of dropping a reply after the trade commits
+	Fail20000       float64       // probability, 0..1, of answering 20000 (unknown)
+	BadSign         float64       // probability, 0..1, of a bad reply signature
+	FaultMethods    []string      // methods the faults apply to; empty: all
+}
+
+// ParseFlags reads the command line into c.
+func (c *SandboxCommand) ParseFlags(args []string) error {
+	fs := newFlagSet("sandbox", "[--listen ADDR] [--dir DIR] [fault flags]", `
+Serves a faithful local stand-in for https://openapi.alipay.com/gateway.do at
+POST /gateway.do: it verifies every request signature with the app public key
+and signs every reply with its own key, exactly as the real gateway does.
+
+On first start it generates an app key pair and a gateway key pair under DIR
+(app_private.pem, app_public.pem, alipay_private.pem, alipay_public.pem) and
+then prints, one "key: value" per line: gateway, app_id, pay_pid,
+app_private_key, app_public_key, alipay_public_key. Put those into [alipay]
+of a posagent config to run against this sandbox.
+
+Payment codes of 16-24 digits starting 25-30 are valid for 60 s after first
+seen. GET /sandbox/trades lists the ledger; POST /sandbox/faults changes the
+fault flags below while running.`, c.Stderr)
+	c.Config.register(fs)
+	fs.StringVar(&c.Listen, "listen", "127.0.0.1:9090", "serve on `ADDR` (host:port)")
+	fs.StringVar(&c.Dir, "dir", "", "keep the key pairs in `DIR` (default: data_dir/sandbox)")
+	fs.DurationVar(&c.Latency, "latency", 0, "add `DURATION` to every reply")
+	fs.Float64Var(&c.DropAfterCommit, "drop-after-commit", 0, "drop this `fraction` (0..1) of replies after the trade commits")
+	fs.Float64Var(&c.Fail20000, "fail-20000", 0, "answer this `fraction` (0..1) of calls with 20000 (unknown result)")
+	fs.Float64Var(&c.BadSign, "bad-sign", 0, "sign this `fraction` (0..1) of replies badly")
+	methods := fs.String("fault-methods", "", "apply the faults only to these comma-separated `METHODS` (default: all)")
+	if _, err := parseFlags(fs, args, 0, 0); err != nil {
+		return err
+	}
+	if c.Latency < 0 {
+		return usageErrorf("--latency must be >= 0, not %s", c.Latency)
+	}
+	for _, p := range []struct {
+		name string
+		v    float64
+	}{{"drop-after-commit", c.DropAfterCommit}, {"fail-20000", c.Fail20000}, {"bad-sign", c.BadSign}} {
+		if !(p.v >= 0 && p.v <= 1) {
+			return usageErrorf("--%s must be between 0 and 1, not %g", p.name, p.v)
+		}
+	}
+	c.FaultMethods = nil
+	for _, m := range strings.Split(*methods, ",") {
+		if m = strings.TrimSpace(m); m != "" {
+			c.FaultMethods = append(c.FaultMethods, m)
+		}
+	}
+	return nil
+}
+
+// Run implements Command.
+func (c *SandboxCommand) Run(ctx context.Context, args []string) error {
+	if err := c.ParseFlags(args); err != nil {
+		return err
+	}
+	cfg, err := c.Config.Load()
+	if err != nil {
+		return err
+	}
+	if c.Dir == "" {
+		c.Dir = filepath.Join(cfg.Terminal.DataDir, "sandbox")
+	}
+	return c.run(ctx, cfg)
+}
+
+// run serves the sandbox until ctx is cancelled.
+func (c *SandboxCommand) run(ctx context.Context, cfg Config) error {
+	return fmt.Errorf("%w: the gateway sandbox is not built in", errNotWired)
+}
