@@ -1,0 +1,96 @@
+package queue
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"posagent/clock"
+)
+
+// Defaults for the zero values of Options fields.
+const (
+	DefaultMaxAge        = 72 * time.Hour
+	DefaultBaseBackoff   = time.Second
+	DefaultMaxBackoff    = 5 * time.Minute
+	DefaultConcurrency   = 4
+	DefaultProbeInterval = 5 * time.Second
+	DefaultJobTimeout    = 2 * time.Minute
+	// MaxProbeInterval is the contract's bound: an unreachable gateway is
+	// probed at least every 10 s.
+	MaxProbeInterval = 10 * time.Second
+)
+
+// Options configure a Queue. The zero value of every field means its
+// default.
+type Options struct {
+	// Clock is the time source for every schedule decision. Default the
+	// wall clock (clock.Real).
+	Clock clock.Clock
+	// Logger receives one line per job outcome and per remote state change
+	// (field "event"). Default: no logging.
+	Logger *zerolog.Logger
+	// MaxAge: a job whose latest attempt failed once it is this old (since
+	// creation, or since a person last retried it) is dead-lettered.
+	// Default 72 h ([queue] max_age).
+	MaxAge time.Duration
+	// BaseBackoff is the delay after the first failed attempt; it doubles
+	// per attempt, with jitter (see Backoff). Default 1 s.
+	BaseBackoff time.Duration
+	// MaxBackoff caps the delay between attempts. Default 5 min.
+	MaxBackoff time.Duration
+	// Concurrency is how many handlers run at once, all kinds together.
+	// Default 4.
+	Concurrency int
+	// ProbeInterval is how often an offline remote is probed. Default 5 s;
+	// at most MaxProbeInterval (10 s).
+	ProbeInterval time.Duration
+	// Probe, when set, probes the gateway remote while it is offline: it
+	// returns nil, or an error that is not offline (IsOffline false), when
+	// the gateway answered. When nil, the earliest due gateway job is run
+	// as the probe. Other remotes are always probed with a due job.
+	Probe func(ctx context.Context) error
+	// JobTimeout bounds one handler call (its ctx deadline). Default 2 min.
+	JobTimeout time.Duration
+	// Rand returns a number in [0, 1) for the backoff jitter; it is called
+	// from several goroutines. Default math/rand/v2.Float64.
+	Rand func() float64
+}
+
+func (o Options) withDefaults() (Options, error) {
+	o.Clock = clock.Or(o.Clock)
+	if o.Logger == nil {
+		nop := zerolog.Nop()
+		o.Logger = &nop
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&o.MaxAge, DefaultMaxAge)
+	def(&o.BaseBackoff, DefaultBaseBackoff)
+	def(&o.MaxBackoff, DefaultMaxBackoff)
+	def(&o.ProbeInterval, DefaultProbeInterval)
+	def(&o.JobTimeout, DefaultJobTimeout)
+	if o.Concurrency == 0 {
+		o.Concurrency = DefaultConcurrency
+	}
+	if o.Rand == nil {
+		o.Rand = rand.Float64
+	}
+	switch {
+	case o.MaxAge < 0, o.BaseBackoff < 0, o.MaxBackoff < 0, o.ProbeInterval < 0, o.JobTimeout < 0:
+		return o, fmt.Errorf("queue: negative duration in options")
+	case o.BaseBackoff > o.MaxBackoff:
+		return o, fmt.Errorf("queue: BaseBackoff %s exceeds MaxBackoff %s", o.BaseBackoff, o.MaxBackoff)
+	case o.ProbeInterval > MaxProbeInterval:
+		return o, fmt.Errorf("queue: ProbeInterval %s exceeds %s", o.ProbeInterval, MaxProbeInterval)
+	case o.Concurrency < 0:
+		return o, fmt.Errorf("queue: Concurrency %d is negative", o.Concurrency)
+	}
+	return o, nil
+}
