@@ -2,4 +2,6 @@ package gateway
 
 // Decode exposes the reply verification and decoding step to the external
 // tests and fuzz targets.
-func (c *Client) Decode(method string, body []byte, out any) error { return c.decode(method, body, out) }
+func (c *Client) Decode(method string, body []byte, out any) error {
+	return c.decode(method, body, out)
+}

@@ -1,0 +1,184 @@
+'use strict';
+// Official SDK compatibility check for the posagent sandbox.
+//
+// Calls all seven methods posagent uses through the unmodified official
+// Alipay Node SDK (npm "alipay-sdk", pinned in package.json), with reply
+// signature verification on, and exits non-zero on the first failure.
+//
+//   node compat.js GATEWAY_URL APP_ID APP_PRIVATE_KEY_FILE ALIPAY_PUBLIC_KEY_FILE PAY_PID
+//
+// or the same through SANDBOX_GATEWAY, SANDBOX_APP_ID, SANDBOX_APP_PRIVATE_KEY,
+// SANDBOX_ALIPAY_PUBLIC_KEY, SANDBOX_PAY_PID. The SDK stamps requests with the
+// local time, which the gateway reads as Asia/Shanghai: run with
+// TZ=Asia/Shanghai. Resolve the SDK with NODE_PATH=<dir>/node_modules when it
+// is installed elsewhere.
+//
+// Two SDK behaviours shape the checks:
+//  - exec() snake-cases every key of bizContent, so extend_params'
+//    DYNAMIC_TOKEN_OUT_BIZ_NO goes out as dynamic_token_out_biz_no, which the
+//    gateway does not read: a decoded code cannot be paid through exec().
+//    The script checks that refusal, and pays with codes it did not decode.
+//  - its verifier looks for "<method>_response" only, so an error_response
+//    (unknown method) cannot be verified by it; that call runs unverified.
+
+const fs = require('node:fs');
+const crypto = require('node:crypto');
+const { AlipaySdk } = require('alipay-sdk');
+
+const arg = (i, env) => process.argv[2 + i] || process.env[env] || '';
+const gateway = arg(0, 'SANDBOX_GATEWAY');
+const appId = arg(1, 'SANDBOX_APP_ID');
+const appPrivateKeyFile = arg(2, 'SANDBOX_APP_PRIVATE_KEY');
+const alipayPublicKeyFile = arg(3, 'SANDBOX_ALIPAY_PUBLIC_KEY');
+const payPid = arg(4, 'SANDBOX_PAY_PID');
+if (!gateway || !appId || !appPrivateKeyFile || !alipayPublicKeyFile || !payPid) {
+  console.error('usage: node compat.js GATEWAY_URL APP_ID APP_PRIVATE_KEY_FILE ALIPAY_PUBLIC_KEY_FILE PAY_PID');
+  process.exit(2);
+}
+const base = gateway.replace(/\/gateway\.do$/, '');
+
+// The SDK's key formatter expects no trailing newline after the PEM footer.
+const pem = (file) => fs.readFileSync(file, 'utf8').trim();
+
+const sdk = new AlipaySdk({
+  appId,
+  privateKey: pem(appPrivateKeyFile),
+  keyType: 'PKCS8',
+  alipayPublicKey: pem(alipayPublicKeyFile),
+  gateway,
+  signType: 'RSA2',
+  timeout: 10000,
+});
+
+const stranger = new AlipaySdk({
+  appId,
+  privateKey: crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey
+    .export({ type: 'pkcs8', format: 'pem' }).toString(),
+  keyType: 'PKCS8',
+  alipayPublicKey: pem(alipayPublicKeyFile),
+  gateway,
+  timeout: 10000,
+});
+
+let checks = 0;
+function expect(name, cond, got) {
+  checks++;
+  if (!cond) {
+    console.error(`FAIL ${name}: ${JSON.stringify(got)}`);
+    process.exit(1);
+  }
+  console.log(`ok   ${name}`);
+}
+
+async function call(method, bizContent, client = sdk, validateSign = true) {
+  return client.exec(method, { bizContent }, { validateSign });
+}
+
+const digits = (n) => Array.from(crypto.randomBytes(n), (b) => String(b % 10)).join('');
+const freshCode = () => '28' + digits(16); // never starts with the test-code marker 2899999999
+const unique = (p) => `${p}_${Date.now()}_${digits(6)}`;
+
+async function main() {
+  // alipay.user.twostage.common.use
+  const code = freshCode();
+  const sence = unique('S');
+  let r = await call('alipay.user.twostage.common.use', { dynamic_id: code, sence_no: sence, pay_pid: payPid });
+  expect('decode', r.code === '10000' && r.userId === '2088' + code.slice(-12), r);
+  r = await call('alipay.user.twostage.common.use', { dynamic_id: code, sence_no: unique('S'), pay_pid: payPid });
+  expect('decode with another sence_no', r.code === '40004' && r.subCode === 'SENCENO_UN_MATCH', r);
+
+  // alipay.trade.pay
+  r = await call('alipay.trade.pay', {
+    out_trade_no: unique('T'), scene: 'bar_code', auth_code: code, subject: 'compat', total_amount: '1.00',
+    extend_params: { DYNAMIC_TOKEN_OUT_BIZ_NO: sence },
+  });
+  expect('pay of a decoded code (token key snake-cased by the SDK) is refused',
+    r.code === '40004' && r.subCode === 'ACQ.INVALID_PARAMETER', r);
+  const out = unique('T');
+  const payCode = freshCode();
+  const pay = { out_trade_no: out, scene: 'bar_code', auth_code: payCode, subject: '测试商品', total_amount: '25.00' };
+  r = await call('alipay.trade.pay', pay);
+  expect('pay', r.code === '10000' && r.tradeNo && r.totalAmount === '25.00' && r.buyerUserId === '2088' + payCode.slice(-12), r);
+  const tradeNo = r.tradeNo;
+  r = await call('alipay.trade.pay', pay);
+  expect('pay again: same trade', r.code === '10000' && r.tradeNo === tradeNo, r);
+  r = await call('alipay.trade.pay', { ...pay, total_amount: '26.00' });
+  expect('pay again, other amount', r.code === '40004' && r.subCode === 'ACQ.CONTEXT_INCONSISTENT', r);
+
+  // alipay.trade.query
+  r = await call('alipay.trade.query', { out_trade_no: out });
+  expect('query', r.code === '10000' && r.tradeStatus === 'TRADE_SUCCESS' && r.tradeNo === tradeNo, r);
+  r = await call('alipay.trade.query', { trade_no: tradeNo });
+  expect('query by trade_no', r.code === '10000' && r.outTradeNo === out, r);
+  r = await call('alipay.trade.query', { out_trade_no: unique('T') });
+  expect('query unknown', r.code === '40004' && r.subCode === 'ACQ.TRADE_NOT_EXIST', r);
+
+  // A password wait (test code 01, resolves after 2 queries).
+  const waitOut = unique('T');
+  r = await call('alipay.trade.pay', {
+    out_trade_no: waitOut, scene: 'bar_code', auth_code: '2899999999012' + digits(5), subject: 'wait', total_amount: '3.00',
+  });
+  expect('pay waits for the password', r.code === '10003', r);
+  r = await call('alipay.trade.query', { out_trade_no: waitOut });
+  expect('query while waiting', r.code === '10000' && r.tradeStatus === 'WAIT_BUYER_PAY', r);
+  r = await call('alipay.trade.query', { out_trade_no: waitOut });
+  expect('query after the password', r.code === '10000' && r.tradeStatus === 'TRADE_SUCCESS', r);
+
+  // alipay.trade.cancel
+  r = await call('alipay.trade.cancel', { out_trade_no: out });
+  expect('cancel paid → refund', r.code === '10000' && r.action === 'refund' && r.retryFlag === 'N', r);
+  r = await call('alipay.trade.cancel', { out_trade_no: out });
+  expect('cancel again', r.code === '10000' && r.action === 'refund', r);
+  const early = unique('T');
+  r = await call('alipay.trade.cancel', { out_trade_no: early });
+  expect('cancel before pay → close', r.code === '10000' && r.action === 'close', r);
+  r = await call('alipay.trade.pay', { ...pay, out_trade_no: early, auth_code: freshCode() });
+  expect('pay of a closed number', r.code === '40004' && r.subCode === 'ACQ.TRADE_HAS_CLOSE', r);
+
+  // alipay.user.scene.cooperation.consult
+  r = await call('alipay.user.scene.cooperation.consult', { principal: { user_id: '2088000000000002' }, scene: 'youku' });
+  expect('consult', r.code === '10000' && r.consultResult === true, r);
+  r = await call('alipay.user.scene.cooperation.consult', { principal: { user_id: '2088000000000002' } });
+  expect('consult without scene', r.code === '40004' && r.subCode === 'INVALID_PARAMETER', r);
+
+  // alipay.user.invite.award.receive
+  const outBizNo = unique('B');
+  const mobile = '138' + digits(7) + '1';
+  r = await call('alipay.user.invite.award.receive', { mobile, out_biz_no: outBizNo });
+  expect('award', r.code === '10000' && r.bizResultCode === 'NEW_AWARD_SUCESS' && r.userAttr === 'NEW', r);
+  r = await call('alipay.user.invite.award.receive', { mobile, out_biz_no: outBizNo });
+  expect('award again: first result', r.code === '10000' && r.bizResultCode === 'NEW_AWARD_SUCESS', r);
+
+  // alipay.user.agreement.batch.query
+  r = await call('alipay.user.agreement.batch.query', { personal_product_code: 'GENERAL_WITHHOLDING_P', alipay_user_id: '2088101122675263' });
+  expect('agreements', r.code === '10000' && r.usageAgreementInfoList.length === 1 &&
+    r.usageAgreementInfoList[0].principalId === '2088101122675263', r);
+  r = await call('alipay.user.agreement.batch.query', { personal_product_code: 'GENERAL_WITHHOLDING_P', alipay_user_id: '2088999999990001' });
+  expect('agreements of an unknown user', r.code === '40004' && r.subCode === 'USER_NOT_EXIST_ERROR', r);
+
+  // Gateway errors, signed and verified like any reply.
+  r = await call('alipay.trade.query', { out_trade_no: out }, stranger);
+  expect('request signed by an unknown key', r.code === '40002' && r.subCode === 'isv.invalid-signature', r);
+  r = await call('alipay.trade.nonexistent', {}, sdk, false);
+  expect('unknown method', r.code === '40002' && r.subCode === 'isv.invalid-method', r);
+
+  // The SDK really verifies: a corrupted reply signature is refused.
+  let res = await fetch(`${base}/sandbox/faults`, { method: 'POST', body: JSON.stringify({ bad_sign: 1, methods: ['alipay.trade.query'] }) });
+  expect('set bad_sign fault', res.ok, res.status);
+  let threw = null;
+  try {
+    await call('alipay.trade.query', { out_trade_no: out });
+  } catch (err) {
+    threw = err;
+  }
+  res = await fetch(`${base}/sandbox/faults`, { method: 'POST', body: '{}' });
+  expect('clear faults', res.ok, res.status);
+  expect('SDK refuses a corrupted reply signature', threw && /验签失败/.test(threw.message), threw && threw.message);
+
+  console.log(`${checks} passed, 0 failed`);
+}
+
+main().catch((err) => {
+  console.error('FAIL', err);
+  process.exit(1);
+});
