@@ -1,0 +1,102 @@
+package checkout
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/rs/zerolog"
+	bolt "go.etcd.io/bbolt"
+
+	"posagent/queue"
+)
+
+// recover resumes what a previous run left unfinished:
+//   - decoding: the code died with the process → awaiting_scan, SCAN_AGAIN;
+//   - paying, waiting_buyer: query until the outcome is known or the
+//     decision deadline passes, then cancel (a cancel closes a number the
+//     gateway never saw, so a late pay cannot succeed);
+//   - cancelling: its trade_cancel job is in the queue already (committed
+//     with the state); it is looked up, and queued again were it missing.
+func (e *Engine) recover(ctx context.Context) error {
+	byState := map[State][]string{}
+	err := e.db.View(func(tx *bolt.Tx) error {
+		for _, s := range []State{Decoding, Paying, WaitingBuyer, Cancelling} {
+			byState[s] = idsInState(tx, s)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("checkout: recover: %w", err)
+	}
+	for _, id := range byState[Decoding] {
+		if e.hasFlow(id) {
+			continue
+		}
+		r, _ := e.get(id)
+		e.ev(zerolog.WarnLevel, &r, "recovered").Str("code", r.CodeMask).
+			Msg("restarted while decoding: the code is gone, the cashier must scan again")
+		e.backToAwaiting(id, errorFor(CodeScanAgain, ""), "recovered")
+	}
+	for _, s := range []State{Paying, WaitingBuyer} {
+		for _, id := range byState[s] {
+			r, err := e.get(id)
+			if err != nil {
+				return fmt.Errorf("checkout: recover %s: %w", id, err)
+			}
+			e.ev(zerolog.WarnLevel, &r, "recovered").Str("out_trade_no", r.OutTradeNo).
+				Time("deadline", r.Deadline).Msg("resuming an unresolved trade by query")
+			rec := r
+			e.spawn(id, func(ctx context.Context, f *flow) {
+				e.settle(ctx, f, rec, nil, outcome{kind: outUnknown}, nil)
+			})
+		}
+	}
+	for _, id := range byState[Cancelling] {
+		if err := e.ensureCancelJob(id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Engine) hasFlow(id string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.flows[id] != nil
+}
+
+// ensureCancelJob checks that a cancelling checkout has its trade_cancel
+// job, queueing it when missing (EnqueueTx is idempotent on the key).
+func (e *Engine) ensureCancelJob(id string) error {
+	var r record
+	var job queue.Job
+	var existed bool
+	err := e.db.Update(func(tx *bolt.Tx) error {
+		var err error
+		if r, err = getRecord(tx, id); err != nil {
+			return err
+		}
+		if r.State != Cancelling {
+			return nil
+		}
+		job, existed, err = e.q.EnqueueTx(tx, queue.KindTradeCancel, r.OutTradeNo, cancelPayload{CheckoutID: r.ID, OutTradeNo: r.OutTradeNo})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("checkout: recover %s: %w", id, err)
+	}
+	switch {
+	case !existed:
+		e.q.Notify()
+		e.ev(zerolog.ErrorLevel, &r, "recovered").Str("out_trade_no", r.OutTradeNo).Uint64("job_id", job.ID).
+			Msg("cancelling checkout had no trade_cancel job: queued it")
+	case job.State != queue.StatePending:
+		e.ev(zerolog.ErrorLevel, &r, "recovered").Str("out_trade_no", r.OutTradeNo).Uint64("job_id", job.ID).
+			Str("job_state", job.State).Str("last_error", job.LastError).
+			Msg("cancelling checkout's trade_cancel job has stopped: retry it (POST /v1/jobs/{id}/retry) or resolve the trade with Alipay")
+	default:
+		e.ev(zerolog.InfoLevel, &r, "recovered").Str("out_trade_no", r.OutTradeNo).Uint64("job_id", job.ID).
+			Msg("cancelling: the trade_cancel job resumes with the queue")
+	}
+	return nil
+}

@@ -1,0 +1,107 @@
+package checkout
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// The buckets this package owns in the shared bbolt file. Each name starts
+// with "checkout_" so that they never meet the queue's.
+var (
+	bucketRecords     = []byte("checkout_records")      // id → record JSON
+	bucketStates      = []byte("checkout_states")       // state 0x00 id → (empty)
+	bucketOrders      = []byte("checkout_orders")       // order_id → id of its latest checkout
+	bucketSence       = []byte("checkout_sence")        // HMAC(code) → senceEntry JSON
+	bucketCoupons     = []byte("checkout_coupons")      // coupon id → Coupon JSON
+	bucketCouponUsers = []byte("checkout_coupon_users") // user_id 0x00 coupon id → (empty)
+	bucketMeta        = []byte("checkout_meta")         // "hmac_secret" → 32 random bytes
+)
+
+var allBuckets = [][]byte{bucketRecords, bucketStates, bucketOrders, bucketSence, bucketCoupons, bucketCouponUsers, bucketMeta}
+
+func createBuckets(tx *bolt.Tx) error {
+	for _, b := range allBuckets {
+		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+			return fmt.Errorf("create bucket %s: %w", b, err)
+		}
+	}
+	return nil
+}
+
+func stateKey(s State, id string) []byte {
+	k := make([]byte, 0, len(s)+1+len(id))
+	k = append(k, s...)
+	k = append(k, 0)
+	return append(k, id...)
+}
+
+// getRecord reads checkout id; a missing one is ErrNotFound.
+func getRecord(tx *bolt.Tx, id string) (record, error) {
+	var r record
+	v := tx.Bucket(bucketRecords).Get([]byte(id))
+	if v == nil {
+		return r, notFound("checkout", id)
+	}
+	if err := json.Unmarshal(v, &r); err != nil {
+		return r, fmt.Errorf("checkout %s: corrupt record: %w", id, err)
+	}
+	return r, nil
+}
+
+// putRecord writes r and moves its state index entry from old (empty for a
+// new record) to r.State.
+func putRecord(tx *bolt.Tx, r *record, old State) error {
+	v, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketRecords).Put([]byte(r.ID), v); err != nil {
+		return err
+	}
+	if old == r.State {
+		return nil
+	}
+	st := tx.Bucket(bucketStates)
+	if old != "" {
+		if err := st.Delete(stateKey(old, r.ID)); err != nil {
+			return err
+		}
+	}
+	return st.Put(stateKey(r.State, r.ID), nil)
+}
+
+// idsInState returns the ids of checkouts in s, oldest first.
+func idsInState(tx *bolt.Tx, s State) []string {
+	var ids []string
+	prefix := stateKey(s, "")
+	c := tx.Bucket(bucketStates).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		ids = append(ids, string(k[len(prefix):]))
+	}
+	return ids
+}
+
+// scanSlotHolder returns the checkout that holds the terminal's one scan
+// slot (awaiting_scan or decoding), if any.
+func scanSlotHolder(tx *bolt.Tx) (record, bool, error) {
+	for _, s := range []State{AwaitingScan, Decoding} {
+		for _, id := range idsInState(tx, s) {
+			r, err := getRecord(tx, id)
+			return r, err == nil, err
+		}
+	}
+	return record{}, false, nil
+}
+
+// orderCheckout returns the latest checkout of order id, if any.
+func orderCheckout(tx *bolt.Tx, orderID string) (record, bool, error) {
+	v := tx.Bucket(bucketOrders).Get([]byte(orderID))
+	if v == nil {
+		return record{}, false, nil
+	}
+	r, err := getRecord(tx, string(v))
+	return r, err == nil, err
+}
