@@ -28,7 +28,7 @@ func (e *Engine) runFlow(ctx context.Context, f *flow, id, code string) {
 	}
 	var cons *consultCell
 	if d.userID != "" && e.opts.ConsultScene != "" {
-		cons = e.startConsult(d.userID)
+		cons = e.startConsult(&r, d.userID)
 	}
 	r, err = e.payIntent(id, d, cons)
 	if err != nil {
@@ -51,8 +51,9 @@ type consultCell struct {
 // background, bounded by ConsultTimeout. The payment never waits for it:
 // the answer rides on the next commit of the checkout, or gets its own when
 // it comes after the last one.
-func (e *Engine) startConsult(userID string) *consultCell {
+func (e *Engine) startConsult(r *record, userID string) *consultCell {
 	c := &consultCell{done: make(chan struct{})}
+	r = &record{Checkout: Checkout{ID: r.ID, OrderID: r.OrderID, State: r.State}} // a copy for the goroutine's log line
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
@@ -64,7 +65,7 @@ func (e *Engine) startConsult(userID string) *consultCell {
 			Scene:     e.opts.ConsultScene,
 		})
 		if err != nil {
-			e.log.Info().Str("event", "consult").Str("user_id", userID).Str("kind", gateway.KindOf(err).String()).
+			e.ev(zerolog.InfoLevel, r, "consult").Str("user_id", userID).Str("kind", gateway.KindOf(err).String()).
 				Err(err).Msg("consult gave no answer; consult_result stays null")
 			return
 		}

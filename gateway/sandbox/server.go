@@ -175,7 +175,7 @@ func (s *Sandbox) logCall(req *request, resp any, fault string, start time.Time)
 		ev = s.cfg.Logger.Info()
 	}
 	ev.Str("event", "sandbox_call").Str("method", req.params["method"]).
-		Str("code", code).Str("sub_code", sub).Str("fault", fault).
+		Str("reply_code", code).Str("sub_code", sub).Str("fault", fault).
 		Dur("took", time.Since(start)).Msg("sandbox gateway call")
 }
 
