@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+
+	"posagent/api"
+	"posagent/gateway"
 )
 
 // AgreementsCommand implements "posagent agreements": a user's agreements
@@ -16,11 +19,12 @@ type AgreementsCommand struct {
 	SignScene           string // optional
 	ThirdPartyType      string // "PARTNER" or "MERCHANT"; optional
 	ProductCode         string // optional
+	JSON                bool   // print the daemon's JSON
 }
 
 // ParseFlags reads the command line into c.
 func (c *AgreementsCommand) ParseFlags(args []string) error {
-	fs := newFlagSet("agreements", "--user-id ID --personal-product-code CODE [--sign-scene SCENE] [--third-party-type TYPE] [--product-code CODE]", `
+	fs := newFlagSet("agreements", "--user-id ID --personal-product-code CODE [--sign-scene SCENE] [--third-party-type TYPE] [--product-code CODE] [--json]", `
 Lists the agreements a user has signed with the merchant
 (alipay.user.agreement.batch.query).`+apiHelp, c.Stderr)
 	c.Config.register(fs)
@@ -29,6 +33,7 @@ Lists the agreements a user has signed with the merchant
 	fs.StringVar(&c.SignScene, "sign-scene", "", "only agreements of this `SCENE`")
 	fs.StringVar(&c.ThirdPartyType, "third-party-type", "", "PARTNER or MERCHANT")
 	fs.StringVar(&c.ProductCode, "product-code", "", "only agreements for this product `CODE`")
+	jsonFlag(fs, &c.JSON)
 	if _, err := parseFlags(fs, args, 0, 0); err != nil {
 		return err
 	}
@@ -56,5 +61,27 @@ func (c *AgreementsCommand) Run(ctx context.Context, args []string) error {
 }
 
 func (c *AgreementsCommand) run(ctx context.Context, cfg Config) error {
-	return fmt.Errorf("%w: the local API client is not built in", errNotWired)
+	cl, err := apiClient(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	as, err := cl.Agreements(ctx, c.UserID, api.AgreementsQuery{
+		PersonalProductCode: c.PersonalProductCode, SignScene: c.SignScene,
+		ThirdPartyType: c.ThirdPartyType, ProductCode: c.ProductCode,
+	})
+	if err != nil {
+		return err
+	}
+	if c.JSON {
+		return printJSON(c.Stdout, api.Items[gateway.Agreement]{Items: as})
+	}
+	if len(as) == 0 {
+		fmt.Fprintf(c.Stdout, "no agreements for user %s\n", c.UserID)
+		return nil
+	}
+	t := newTable(c.Stdout, "AGREEMENT_NO", "STATUS", "PRODUCT", "SIGN_SCENE", "THIRD_PARTY", "SIGNED", "VALID", "INVALID")
+	for _, a := range as {
+		t.row(a.AgreementNo, a.Status, a.PersonalProductCode, a.SignScene, a.ThirdPartyType, a.SignTime, a.ValidTime, a.InvalidTime)
+	}
+	return t.flush()
 }

@@ -2,7 +2,7 @@ package main
 
 import (
 	"context"
-	"fmt"
+	"errors"
 )
 
 // RunCommand implements "posagent run": the checkout daemon. It serves the
@@ -45,7 +45,36 @@ func (c *RunCommand) Run(ctx context.Context, args []string) error {
 }
 
 // run starts the daemon on cfg and blocks until ctx is cancelled and the
-// drain has finished.
+// drain has finished. Under the Windows service manager the manager's stop
+// request cancels it instead of a signal.
 func (c *RunCommand) run(ctx context.Context, cfg Config) error {
-	return fmt.Errorf("%w: the daemon (checkout, queue, scanner, local API) is not built in", errNotWired)
+	if runningAsService() {
+		return runService(func(svcCtx context.Context) error { return c.runDaemon(svcCtx, cfg) })
+	}
+	return c.runDaemon(ctx, cfg)
+}
+
+func (c *RunCommand) runDaemon(ctx context.Context, cfg Config) error {
+	logs, err := openLog(cfg.Log, c.Stderr)
+	if err != nil {
+		return &ConfigError{File: cfg.File, Key: "log.file", Msg: err.Error(), Err: err}
+	}
+	defer logs.Close()
+	logs.Logger.Info().Str("event", "config").Str("config", cfg.Source()).Msg("configuration loaded")
+	d, err := openDaemon(cfg, logs, c.Stderr)
+	if err != nil {
+		logs.Logger.Error().Str("event", "start_failed").Err(err).Msg("posagent could not start")
+		var locked *lockedError
+		if errors.As(err, &locked) {
+			// Two daemons on one data_dir is a configuration problem: exit 2.
+			return &ConfigError{File: cfg.File, Key: "terminal.data_dir", Msg: err.Error(), Err: err}
+		}
+		return err
+	}
+	defer d.close()
+	if err := d.run(ctx); err != nil {
+		logs.Logger.Error().Str("event", "start_failed").Err(err).Msg("posagent stopped with an error")
+		return err
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"posagent/gateway/sandbox"
 	"strings"
 	"time"
 )
@@ -91,5 +92,30 @@ func (c *SandboxCommand) Run(ctx context.Context, args []string) error {
 
 // run serves the sandbox until ctx is cancelled.
 func (c *SandboxCommand) run(ctx context.Context, cfg Config) error {
-	return fmt.Errorf("%w: the gateway sandbox is not built in", errNotWired)
+	logs, err := openLog(LogConfig{Level: cfg.Log.Level}, c.Stderr)
+	if err != nil {
+		return err
+	}
+	log := logs.Logger.With().Str("component", "sandbox").Logger()
+	faults := sandbox.Faults{
+		Latency: c.Latency, DropAfterCommit: c.DropAfterCommit, Fail20000: c.Fail20000,
+		BadSign: c.BadSign, Methods: c.FaultMethods,
+	}
+	if err := faults.Validate(); err != nil {
+		return usageErrorf("%v", err)
+	}
+	sb, err := sandbox.New(sandbox.Config{Dir: c.Dir, Logger: &log, Faults: faults})
+	if err != nil {
+		return err
+	}
+	if err := sb.Start(c.Listen); err != nil {
+		return fmt.Errorf("sandbox: %w", err)
+	}
+	sb.Info(c.Stdout)
+	log.Warn().Str("event", "sandbox_started").Str("url", sb.URL()).
+		Msg("SANDBOX gateway: simulated Alipay, no real money moves")
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return sb.Shutdown(sctx)
 }

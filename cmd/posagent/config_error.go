@@ -25,6 +25,9 @@ type ConfigError struct {
 // or the key when there is none.
 func (e *ConfigError) Error() string {
 	var b strings.Builder
+	if e.File == "" {
+		b.WriteString("built-in defaults")
+	}
 	b.WriteString(e.File)
 	if e.Line > 0 {
 		fmt.Fprintf(&b, ":%d", e.Line)

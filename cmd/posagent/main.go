@@ -118,6 +118,8 @@ func command(verb string, s Streams) Command {
 		return &AgreementsCommand{Streams: s}
 	case "version":
 		return &VersionCommand{Streams: s}
+	case "service":
+		return &ServiceCommand{Streams: s}
 	}
 	return nil
 }
@@ -167,6 +169,7 @@ The daemon:
 
 Setup:
   keygen       write a new RSA key pair for the Alipay app
+  service      install or manage the Windows service
   version      print the version
 
 Operator verbs (talk to a running daemon through its local API):

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -15,6 +16,18 @@ import (
 	"testing"
 	"time"
 )
+
+// closedLoopbackAddr returns a loopback address nothing listens on.
+func closedLoopbackAddr(tb testing.TB) string {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
 
 // runMain runs the dispatcher on args and returns the exit status and what it
 // wrote.
@@ -28,7 +41,7 @@ func runMain(tb testing.TB, args ...string) (code int, stdout, stderr string) {
 
 var verbs = []string{
 	"run", "sandbox", "keygen", "pay", "status", "checkouts", "jobs",
-	"coupons", "consult", "award", "agreements", "version",
+	"coupons", "consult", "award", "agreements", "version", "service",
 }
 
 func TestMainExitStatus(t *testing.T) {
@@ -37,6 +50,12 @@ func TestMainExitStatus(t *testing.T) {
 	bad := writeConfig(t, t.TempDir(), "[scanner]\n\ndevise = \"COM3\"\n")
 	invalid := writeConfig(t, t.TempDir(), "[log]\nlevel = \"loud\"\n")
 	missing := filepath.Join(dir, "nope.toml")
+	closedAddr := closedLoopbackAddr(t)
+	notRunningDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(notRunningDir, "api.token"), []byte("0123456789abcdef0123456789abcdef\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	notRunning := writeConfig(t, notRunningDir, "[api]\nlisten = \""+closedAddr+"\"\ntoken_file = \"api.token\"\n")
 
 	tests := []struct {
 		name   string
@@ -66,9 +85,9 @@ func TestMainExitStatus(t *testing.T) {
 		{"checkouts --wait too long", []string{"checkouts", "--wait", "2m", "c1"}, 2, "", "--wait must be between"},
 		{"consult with two users", []string{"consult", "--scene", "s", "--user-id", "1", "--mobile", "2"}, 2, "", "exactly one"},
 		{"sandbox with a bad fraction", []string{"sandbox", "--bad-sign", "2"}, 2, "", "--bad-sign must be between 0 and 1"},
-		{"run is not wired", []string{"run"}, 1, "", "posagent run: not wired yet"},
-		{"sandbox is not wired", []string{"sandbox"}, 1, "", "not wired yet"},
-		{"status is not wired", []string{"status"}, 1, "", "not wired yet"},
+		{"status with no daemon running", []string{"status", "--config", notRunning}, 1, "", "posagent is not running at " + closedAddr},
+		{"service off Windows", []string{"service", "--config", notRunning, "install"}, 2, "", "etc/posagent.service"},
+		{"service with a bad action", []string{"service", "restart"}, 2, "", `unknown service action "restart"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,239 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// DefaultAwardWait is how long POST /v1/awards waits for its job to finish
+// before answering 202 with the job still queued.
+const DefaultAwardWait = 3 * time.Second
+
+// MaxWait is the longest hold GET /v1/checkouts/{id}?wait= grants.
+const MaxWait = 60 * time.Second
+
+// Config configures a Server. Token, Checkouts, Jobs and Users are
+// required; the zero value of every other field means its default.
+type Config struct {
+	// Token is the bearer token every route but /healthz requires (see
+	// LoadOrCreateToken). Required, at least 16 characters.
+	Token string
+	// Checkouts is the checkout engine. Required.
+	Checkouts Checkouts
+	// Jobs is the durable queue; an award_receive handler should be
+	// registered on it for POST /v1/awards to complete. Required.
+	Jobs Jobs
+	// Users calls the gateway's user methods (consult, agreements).
+	// Required.
+	Users UserAPIs
+	// Status fills GET /v1/status. Default: only Version, the queue depth
+	// and the checkout counts.
+	Status func(ctx context.Context) Status
+	// Version is reported by GET /v1/status when Status is nil. Default "".
+	Version string
+	// ConsultScene is the scene POST /v1/consult uses when the request
+	// names none ([marketing] consult_scene). Default "": the request must
+	// name one.
+	ConsultScene string
+	// Logger receives one debug line per request (event api_request) and
+	// error lines for internal errors and panics. Default: no logging.
+	Logger *zerolog.Logger
+	// AwardWait is how long POST /v1/awards waits for the award job before
+	// answering 202 (queued). Default 3 s; negative: do not wait.
+	AwardWait time.Duration
+	// GatewayTimeout bounds a consult or agreement query made for a
+	// request, on top of the gateway client's own timeout. Default 20 s.
+	GatewayTimeout time.Duration
+}
+
+// Server is the local API; it implements http.Handler. Create it with New.
+type Server struct {
+	cfg     Config
+	log     *zerolog.Logger
+	token   [sha256.Size]byte
+	mux     *http.ServeMux
+	handler http.Handler
+}
+
+// New checks cfg and builds the server with the routes of SPEC §6.
+func New(cfg Config) (*Server, error) {
+	switch {
+	case len(cfg.Token) < 16:
+		return nil, errors.New("api: the token must be at least 16 characters")
+	case cfg.Checkouts == nil || cfg.Jobs == nil || cfg.Users == nil:
+		return nil, errors.New("api: New needs Checkouts, Jobs and Users")
+	}
+	if cfg.AwardWait == 0 {
+		cfg.AwardWait = DefaultAwardWait
+	}
+	if cfg.GatewayTimeout <= 0 {
+		cfg.GatewayTimeout = 20 * time.Second
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, token: sha256.Sum256([]byte(cfg.Token)), mux: http.NewServeMux()}
+	if s.log == nil {
+		nop := zerolog.Nop()
+		s.log = &nop
+	}
+	s.routes()
+	s.handler = s.logRequests(s.recoverPanics(s.authenticate(s.mux)))
+	return s, nil
+}
+
+// routePublic is the one route that needs no token.
+const routePublic = "GET /healthz"
+
+func (s *Server) routes() {
+	m := s.mux
+	m.HandleFunc("POST /v1/checkouts", s.createCheckout)
+	m.HandleFunc("GET /v1/checkouts", s.listCheckouts)
+	m.HandleFunc("GET /v1/checkouts/{id}", s.getCheckout)
+	m.HandleFunc("POST /v1/checkouts/{id}/cancel", s.cancelCheckout)
+	m.HandleFunc("GET /v1/jobs", s.listJobs)
+	m.HandleFunc("GET /v1/jobs/{id}", s.getJob)
+	m.HandleFunc("POST /v1/jobs/{id}/retry", s.retryJob)
+	m.HandleFunc("DELETE /v1/jobs/{id}", s.dropJob)
+	m.HandleFunc("POST /v1/coupons", s.importCoupons)
+	m.HandleFunc("GET /v1/coupons", s.listCoupons)
+	m.HandleFunc("POST /v1/consult", s.consult)
+	m.HandleFunc("POST /v1/awards", s.award)
+	m.HandleFunc("GET /v1/users/{user_id}/agreements", s.agreements)
+	m.HandleFunc("GET /v1/status", s.getStatus)
+	m.HandleFunc(routePublic, s.healthz)
+	// Everything else: a JSON 404, or 405 when another method has the path.
+	m.HandleFunc("/", s.noRoute)
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.handler.ServeHTTP(w, r)
+}
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+}
+
+// probeMethods are tried to tell a 405 from a 404.
+var probeMethods = []string{http.MethodGet, http.MethodPost, http.MethodDelete}
+
+func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range probeMethods {
+		if m == r.Method {
+			continue
+		}
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "/" && pattern != "" {
+			allow = append(allow, m)
+			if m == http.MethodGet {
+				allow = append(allow, http.MethodHead)
+			}
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeError(w, errorf(http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "%s %s is not allowed; use %s", r.Method, r.URL.Path, strings.Join(allow, " or ")))
+		return
+	}
+	writeError(w, errorf(http.StatusNotFound, "NOT_FOUND", "no route %s %s", r.Method, r.URL.Path))
+}
+
+// authenticate requires the bearer token on every route but /healthz. The
+// comparison is of SHA-256 digests in constant time, so neither the token's
+// bytes nor its length leak through timing.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := s.mux.Handler(r); pattern == routePublic {
+			next.ServeHTTP(w, r)
+			return
+		}
+		h := r.Header.Get("Authorization")
+		scheme, tok, ok := strings.Cut(h, " ")
+		if h == "" || !ok || !strings.EqualFold(scheme, "Bearer") {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="posagent"`)
+			writeError(w, errorf(http.StatusUnauthorized, "UNAUTHORIZED", "send Authorization: Bearer <token>, with the token from api.token_file"))
+			return
+		}
+		sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
+		if subtle.ConstantTimeCompare(sum[:], s.token[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="posagent", error="invalid_token"`)
+			writeError(w, errorf(http.StatusUnauthorized, "UNAUTHORIZED", "the bearer token is wrong; use the token from api.token_file"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// recoverPanics turns a panic in a handler into a 500 (when nothing was
+// written yet) and an error log line with the stack.
+func (s *Server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.Error().Str("event", "api_panic").Str("method", r.Method).Str("path", r.URL.Path).
+				Str("panic", fmt.Sprint(v)).Bytes("stack", debug.Stack()).Msg("panic in an API handler")
+			if rec, ok := w.(*statusRecorder); !ok || rec.status == 0 {
+				writeError(w, errorf(http.StatusInternalServerError, "INTERNAL", "internal error; see the posagent log"))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// logRequests writes one debug line per request: method, path (without the
+// query), route, status, duration. Never headers or bodies: they may hold
+// the token or payment codes.
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		if rec.status == 0 {
+			rec.status = http.StatusOK
+		}
+		s.log.Debug().Str("event", "api_request").Str("method", r.Method).Str("path", r.URL.Path).
+			Str("route", r.Pattern).Int("status", rec.status).Int64("bytes", rec.bytes).
+			Dur("duration", time.Since(start)).Str("remote", r.RemoteAddr).Msg("api request")
+	})
+}
+
+// statusRecorder remembers the status and size of a reply.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (r *statusRecorder) WriteHeader(status int) {
+	if r.status == 0 {
+		r.status = status
+	}
+	r.ResponseWriter.WriteHeader(status)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	n, err := r.ResponseWriter.Write(b)
+	r.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the real writer.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
