@@ -25,6 +25,10 @@ type cancelPayload struct {
 const (
 	reasonDeadline = "deadline" // unresolved at the decision deadline
 	reasonRegister = "register" // the register asked (Cancel)
+	// reasonRestart: posagent restarted between the pay intent and its
+	// outcome, the code died with the process, and the gateway has no trade
+	// under the number: the attempt can never complete.
+	reasonRestart = "restart"
 )
 
 // toCancelling commits cancelling together with the durable trade_cancel
@@ -41,8 +45,11 @@ func (e *Engine) toCancelling(id, reason string, cons *consultCell) (record, err
 		if got {
 			r.ConsultResult = v
 		}
-		if reason == reasonDeadline {
+		switch reason {
+		case reasonDeadline:
 			r.Error = &Error{Code: CodeDecisionTimeout, Message: "The payment was not confirmed in time and is being cancelled. Do not hand over the goods."}
+		case reasonRestart:
+			r.Error = errorFor(CodePaymentInterrupted, "")
 		}
 		var err error
 		job, _, err = e.q.EnqueueTx(tx, queue.KindTradeCancel, r.OutTradeNo, cancelPayload{CheckoutID: r.ID, OutTradeNo: r.OutTradeNo})
@@ -156,6 +163,9 @@ func (e *Engine) finishCancel(cur *record, refunded bool, action string) (any, e
 			return errStale
 		}
 		r.State, r.Refunded = Cancelled, refunded
+		if r.CancelReason == reasonRestart {
+			r.Error = errorFor(CodePaymentInterrupted, "")
+		}
 		if r.CancelReason == reasonDeadline {
 			msg := "The payment was not confirmed in time and has been cancelled; nothing was charged. Ask the customer to pay again."
 			if refunded {

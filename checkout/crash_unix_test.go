@@ -393,6 +393,18 @@ func TestCrashAtSteps(t *testing.T) {
 			if s.want == checkout.Paid && s.coupon && (latest.CouponID == "" || latest.Discount != 300) {
 				t.Errorf("coupon not applied: %+v", latest)
 			}
+			if s.killAt == checkout.StepPayIntent {
+				// The pay never left: after the restart the gateway has no
+				// trade, so the attempt is cancelled at once (not at the
+				// deadline) and says why; the retry then paid.
+				if len(res.Checkouts) < 2 {
+					t.Fatalf("want the interrupted attempt and the retry, got %d checkouts", len(res.Checkouts))
+				}
+				first := res.Checkouts[len(res.Checkouts)-1]
+				if first.State != checkout.Cancelled || first.Error == nil || first.Error.Code != checkout.CodePaymentInterrupted {
+					t.Errorf("interrupted attempt: %s %+v, want cancelled with %s", first.State, first.Error, checkout.CodePaymentInterrupted)
+				}
+			}
 			if s.killAt == checkout.StepDecodeSent {
 				// The decode reached the gateway before the crash: the rescan
 				// must have used the same sence_no (the gateway refuses

@@ -70,6 +70,7 @@ const (
 	CodeGatewayUnavailable = "GATEWAY_UNAVAILABLE" // the decode could not reach the gateway (on_decode_unavailable = abort)
 	CodeScanAgain          = "SCAN_AGAIN"          // posagent restarted while decoding; the code is gone
 	CodeDecisionTimeout    = "DECISION_TIMEOUT"    // no final answer by decision_deadline; the trade was cancelled
+	CodePaymentInterrupted = "PAYMENT_INTERRUPTED" // posagent restarted mid-payment and the gateway had no trade; cancelled
 	CodeTradeClosed        = "TRADE_CLOSED"        // the gateway closed the trade unpaid
 	CodeRequestRejected    = "REQUEST_REJECTED"    // the gateway rejected the request (40001/40002/40006) or it failed validation
 	CodeCancelRefused      = "CANCEL_REFUSED"      // fallback code for needs_attention
@@ -83,6 +84,7 @@ var messages = map[string]string{
 	CodeGatewayUnavailable: "Alipay cannot be reached right now. Try scanning again in a moment, or take another payment method.",
 	CodeScanAgain:          "The register restarted while reading the code. Please scan the customer's payment code again.",
 	CodeDecisionTimeout:    "The payment was not confirmed in time and has been cancelled. Nothing was charged, or it was refunded.",
+	CodePaymentInterrupted: "posagent restarted during this payment and Alipay has no record of it; it was cancelled so it cannot go through later. Nothing was charged. Ask the customer to pay again.",
 	CodeTradeClosed:        "The payment was closed without being paid. Ask the customer to pay again.",
 	CodeCancelRefused:      "The payment could not be confirmed or cancelled. Check it in the Alipay merchant portal before handing over the goods.",
 	CodeSenceNoUnmatch:     "This code cannot be used. Ask the customer to refresh the payment code and scan again.",

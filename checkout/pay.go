@@ -187,6 +187,19 @@ func (e *Engine) settle(ctx context.Context, f *flow, r record, req *gateway.Tra
 		case outFailed:
 			e.finishFailed(r.ID, out.err, cons)
 			return
+		case outNotExist:
+			if req == nil {
+				// Resumed after a restart: the code died with the old
+				// process, so this attempt can never be sent again, and the
+				// gateway has no trade under its number. Cancel now rather
+				// than keep the customer waiting until the deadline; the
+				// cancel closes the number, so a pay still on its way from
+				// the old process is refused.
+				if _, err := e.toCancelling(r.ID, reasonRestart, cons); err != nil && !isStale(err) {
+					e.logTransitionError(&r, "cancel_queued", err)
+				}
+				return
+			}
 		case outWaiting:
 			if r.State == Paying {
 				nr, err := e.toWaiting(r.ID, cons)
