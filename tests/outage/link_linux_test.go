@@ -74,7 +74,7 @@ func TestRefusedDialMatchesKernel(t *testing.T) {
 	gwKernel.HTTPClient = &http.Client{Transport: kernel}
 	_, kernelErr := gwKernel.InviteAward(ctx, award)
 
-	l := newLink("gateway", port)
+	l := newLink("gateway", port, refuse)
 	l.Down()
 	gwLink := sb.Client()
 	gwLink.URL = l.URL("/gateway.do")
@@ -121,7 +121,7 @@ func TestRefusedDialMatchesKernel(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		l := newLink("gateway", port)
+		l := newLink("gateway", port, refuse)
 		front := &gatewayFront{sandbox: sb.Handler(), link: l, handled: map[string]int{}}
 		front.holds.add(hold{method: gateway.MethodInviteAward, applyFirst: true})
 		srv := &http.Server{Handler: front}

@@ -21,22 +21,27 @@ import (
 
 // variant is one outage length.
 type variant struct {
-	outage time.Duration // from the cut to the return
-	fine   time.Duration // its first part, walked in 1 s steps
-	step   time.Duration // the step after that
-	maxAge time.Duration // queue max_age
+	failure linkFailure   // how the links fail
+	outage  time.Duration // from the cut to the return
+	fine    time.Duration // its first part, walked in 1 s steps
+	step    time.Duration // the step after that
+	maxAge  time.Duration // queue max_age
 }
 
 func TestOutage(t *testing.T) {
 	t.Run("15m", func(t *testing.T) {
-		runOutage(t, variant{outage: 15 * time.Minute, fine: 15 * time.Minute, step: time.Second, maxAge: 72 * time.Hour})
+		runOutage(t, variant{failure: refuse, outage: 15 * time.Minute, fine: 15 * time.Minute, step: time.Second, maxAge: 72 * time.Hour})
+	})
+	t.Run("15m_blackhole", func(t *testing.T) {
+		runOutage(t, variant{failure: blackhole, outage: 15 * time.Minute, fine: 15 * time.Minute, step: time.Second, maxAge: 72 * time.Hour})
 	})
 	t.Run("long", func(t *testing.T) {
 		v := variant{
-			outage: envDuration(t, "POSAGENT_OUTAGE", 48*time.Hour),
-			fine:   15 * time.Minute,
-			step:   envDuration(t, "POSAGENT_OUTAGE_STEP", 10*time.Minute),
-			maxAge: 72 * time.Hour,
+			failure: refuse,
+			outage:  envDuration(t, "POSAGENT_OUTAGE", 48*time.Hour),
+			fine:    2 * time.Minute, // past every decision deadline
+			step:    envDuration(t, "POSAGENT_OUTAGE_STEP", 10*time.Minute),
+			maxAge:  72 * time.Hour,
 		}
 		v.fine = min(v.fine, v.outage)
 		v.maxAge = max(v.maxAge, v.outage+time.Hour)
@@ -96,42 +101,77 @@ func percentOff(v string) *checkout.Coupon {
 }
 
 // remoteProbes follows the calls the queue makes to one remote while it is
-// offline.
+// offline: attempts of its jobs, which are its probes.
 type remoteProbes struct {
-	name   string
-	log    *callLog
-	isJob  func(method string) bool // calls made by queue jobs
-	next   int                      // index into log
-	last   time.Time                // last call (or the cut)
-	calls  int                      // during the outage
-	maxGap time.Duration            // between calls, in the 1 s part
+	name       string
+	log        *callLog
+	isJob      func(method string) bool // calls made by queue jobs
+	cut        time.Time                // when the outage began
+	next       int                      // next call to look at
+	open       map[int]bool             // calls under way at the last look
+	lastActive time.Time                // when a call was last under way (or the cut)
+	calls      int                      // sent during the outage
+	maxIdle    time.Duration            // longest time with no call under way, in the 1 s part
 }
 
-// observe takes the calls since the last look; it fails the test on a call
-// that got through, and returns how many were made.
+func newRemoteProbes(name string, log *callLog, cut time.Time, isJob func(string) bool) *remoteProbes {
+	return &remoteProbes{name: name, log: log, isJob: isJob, cut: cut, open: map[int]bool{}, lastActive: cut}
+}
+
+// during reports whether c was under way after the outage began.
+func (p *remoteProbes) during(c call) bool {
+	return p.isJob(c.Method) && (c.End.IsZero() || !c.End.Before(p.cut))
+}
+
+// observe takes the calls since the last look and returns how many were
+// sent. In the 1 s part (fine) it fails the test when no call has been
+// under way for more than queue.MaxProbeInterval.
 func (p *remoteProbes) observe(t *testing.T, now time.Time, fine bool) int {
 	t.Helper()
+	settle := func() {
+		for i := range p.open {
+			c := p.log.get(i)
+			if c.End.IsZero() {
+				p.lastActive = now // a probe that hangs (blackhole) is a probe
+				continue
+			}
+			p.lastActive = later(p.lastActive, c.End)
+			delete(p.open, i)
+		}
+	}
+	settle()
 	cs, next := p.log.since(p.next)
-	p.next = next
 	n := 0
-	for _, c := range cs {
-		if !p.isJob(c.Method) {
+	for i, c := range cs {
+		if !p.during(c) {
 			continue
 		}
-		if c.Err == nil {
-			t.Fatalf("%s: a %s call (%s) got through during the outage", p.name, c.Method, c.Key)
+		if fine && len(p.open) == 0 {
+			p.maxIdle = max(p.maxIdle, c.At.Sub(p.lastActive))
 		}
-		if fine {
-			p.maxGap = max(p.maxGap, c.At.Sub(p.last))
-		}
-		p.last = later(p.last, c.At) // calls cut short started before the cut
+		p.open[p.next+i] = true
+		p.lastActive = later(p.lastActive, c.At) // calls cut short started before the cut
 		n++
 	}
+	p.next = next
+	settle()
 	p.calls += n
-	if fine && now.Sub(p.last) > queue.MaxProbeInterval {
-		t.Fatalf("%s: not probed for %s (at %s into the outage)", p.name, now.Sub(p.last), now)
+	if fine && now.Sub(p.lastActive) > queue.MaxProbeInterval {
+		t.Fatalf("%s: no probe for %s (at %s)", p.name, now.Sub(p.lastActive), now)
 	}
 	return n
+}
+
+// checkNoneThrough fails the test if a queue call of the outage that has
+// returned got an answer.
+func (p *remoteProbes) checkNoneThrough(t *testing.T) {
+	t.Helper()
+	cs, _ := p.log.since(0)
+	for _, c := range cs {
+		if p.during(c) && !c.End.IsZero() && c.Err == nil {
+			t.Fatalf("%s: a %s call (%s) got through during the outage", p.name, c.Method, c.Key)
+		}
+	}
 }
 
 func later(a, b time.Time) time.Time {
@@ -145,7 +185,7 @@ func runOutage(t *testing.T, v variant) {
 	wallStart := time.Now()
 	defer func() { t.Logf("wall time %s", time.Since(wallStart).Round(time.Millisecond)) }()
 	synctest.Test(t, func(t *testing.T) {
-		w := newWorld(t, v.maxAge)
+		w := newWorld(t, v.maxAge, v.failure)
 		ctx := context.Background()
 		code := map[string]string{}
 		var coupons []checkout.Coupon
@@ -221,8 +261,6 @@ func runOutage(t *testing.T, v variant) {
 				})
 			}
 		}
-		_, gwBefore := w.gwCalls.since(0) // calls answered before the cut
-		_, rpBefore := w.rpCalls.since(0)
 		w.onStep.Store(&cutAtPayIntent)
 		mustState("C9", start("C9"), checkout.Paying)
 		w.onStep.Store(nil)
@@ -258,11 +296,11 @@ func runOutage(t *testing.T, v variant) {
 			"C9": {checkout.Paying, checkout.Cancelling},
 			"C6": {checkout.Decoding, checkout.AwaitingScan},
 		}
-		gwProbes := &remoteProbes{name: "gateway", log: w.gwCalls, next: gwBefore, last: cut, isJob: func(m string) bool {
+		gwProbes := newRemoteProbes("gateway", w.gwCalls, cut, func(m string) bool {
 			return m == gateway.MethodTradeCancel || m == gateway.MethodInviteAward
-		}}
-		rpProbes := &remoteProbes{name: "report backend", log: w.rpCalls, next: rpBefore, last: cut, isJob: func(string) bool { return true }}
-		// The calls cut short (the held award, the reports).
+		})
+		rpProbes := newRemoteProbes("report backend", w.rpCalls, cut, func(string) bool { return true })
+		// The calls cut short (the held award and reports) are not probes.
 		gwProbes.observe(t, cut, true)
 		rpProbes.observe(t, cut, true)
 		gwProbes.calls, rpProbes.calls = 0, 0
@@ -285,8 +323,14 @@ func runOutage(t *testing.T, v variant) {
 					t.Fatalf("%s: %d probes in a %s step at %s into the outage, want 1 or 2", p.name, n, d, now.Sub(cut))
 				}
 			}
-			if w.q.Online() {
-				t.Fatalf("the queue thinks every remote is online at %s into the outage", now.Sub(cut))
+			// Once an attempt could have timed out (blackhole), the queue
+			// knows both remotes are down.
+			if now.Sub(cut) > queue.DefaultReportTimeout+queue.MaxProbeInterval {
+				for _, r := range w.q.Remotes() {
+					if r.Online {
+						t.Fatalf("at %s into the outage the queue thinks %s is online", now.Sub(cut), r.Name)
+					}
+				}
 			}
 			st, err := w.q.Stats()
 			if err != nil || st.Dead != 0 || st.Failed != 0 {
@@ -316,13 +360,18 @@ func runOutage(t *testing.T, v variant) {
 				t.Fatalf("%s cancelling with error %+v, want %s", name, c.Error, checkout.CodeDecisionTimeout)
 			}
 		}
-		if c := w.get(ids["C6"]); c.State != checkout.AwaitingScan || c.Error == nil || c.Error.Code != checkout.CodeGatewayUnavailable {
-			t.Fatalf("C6 after a scan during the outage: %s %+v, want awaiting_scan with %s", c.State, c.Error, checkout.CodeGatewayUnavailable)
+		c6 := w.get(ids["C6"])
+		if c6.State != checkout.AwaitingScan || c6.Error == nil || c6.Error.Code != checkout.CodeGatewayUnavailable {
+			t.Fatalf("C6 after a scan during the outage: %s %+v, want awaiting_scan with %s", c6.State, c6.Error, checkout.CodeGatewayUnavailable)
 		}
+		decodeGaveUp := c6.UpdatedAt.Sub(c6.CreatedAt) // created and scanned at once
 		pendingAtReturn := len(w.jobs(queue.StatePending))
 		if want := 4 + 5 + 2; pendingAtReturn != want { // cancels, awards A3–A7, reports of C7 and C8
 			t.Fatalf("%d jobs pending at the end of the outage, want %d", pendingAtReturn, want)
 		}
+
+		gwProbes.checkNoneThrough(t)
+		rpProbes.checkNoneThrough(t)
 
 		// The links come back: everything drains within 10 s of clock time.
 		w.gwLink.Up()
@@ -342,7 +391,6 @@ func runOutage(t *testing.T, v variant) {
 
 		// The cashier scans C6's code again: it pays, with the sence_no of
 		// the decode attempted during the outage (kept for 24 h).
-		c6 := w.get(ids["C6"])
 		if _, err := w.e.Scan(ctx, code["C6"]); err != nil {
 			t.Fatal(err)
 		}
@@ -372,10 +420,11 @@ func runOutage(t *testing.T, v variant) {
 		for _, j := range w.jobs("") {
 			maxAttempts = max(maxAttempts, j.Attempts)
 		}
-		t.Logf("simulated outage %s in %d steps (1 s steps for the first %s, then %s), max_age %s", outage, steps, v.fine, v.step, v.maxAge)
-		t.Logf("probes during it: gateway %d (max gap %s), report backend %d (max gap %s); dials refused: gateway %d, backend %d; no attempt counted",
-			gwProbes.calls, gwProbes.maxGap, rpProbes.calls, rpProbes.maxGap, gwRefused, rpRefused)
-		t.Logf("at the return %d jobs pending; all done and every checkout terminal %s after it; max attempts per job %d", pendingAtReturn, drained, maxAttempts)
+		t.Logf("simulated outage %s (links %s) in %d steps (1 s steps for the first %s, then %s), max_age %s", outage, v.failure, steps, v.fine, v.step, v.maxAge)
+		t.Logf("queue calls during it: gateway %d (longest time with none under way %s), report backend %d (%s); failed dials: gateway %d, backend %d; no attempt counted",
+			gwProbes.calls, gwProbes.maxIdle, rpProbes.calls, rpProbes.maxIdle, gwRefused, rpRefused)
+		t.Logf("a scan during it got GATEWAY_UNAVAILABLE after %s; at the return %d jobs pending; all done and every checkout terminal %s after it; max attempts per job %d",
+			decodeGaveUp, pendingAtReturn, drained, maxAttempts)
 		t.Logf("ends: %s", strings.Join(ends, ", "))
 	})
 }

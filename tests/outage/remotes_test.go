@@ -18,20 +18,21 @@ import (
 // it.
 type call struct {
 	At     time.Time // fake clock when it was sent
+	End    time.Time // when it returned (zero while under way)
 	Method string    // gateway method, or "coupon_report"
 	Key    string    // out_trade_no, out_biz_no or Idempotency-Key
 	Err    error     // transport error: no answer
 }
 
-// callLog is an http.RoundTripper that records every request before
-// passing it on.
+// callLog is an http.RoundTripper that records every request when it is
+// sent, and its outcome when it returns.
 type callLog struct {
 	clk      *clock.Fake
 	next     http.RoundTripper
 	describe func(r *http.Request, body []byte) (method, key string)
 
 	mu    sync.Mutex
-	calls []call
+	calls []*call
 }
 
 func (l *callLog) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -42,25 +43,35 @@ func (l *callLog) RoundTrip(req *http.Request) (*http.Response, error) {
 			rc.Close()
 		}
 	}
-	method, key := l.describe(req, body)
-	at := l.clk.Now()
+	c := &call{At: l.clk.Now()}
+	c.Method, c.Key = l.describe(req, body)
+	l.mu.Lock()
+	l.calls = append(l.calls, c)
+	l.mu.Unlock()
 	resp, err := l.next.RoundTrip(req)
 	l.mu.Lock()
-	l.calls = append(l.calls, call{At: at, Method: method, Key: key, Err: err})
+	c.End, c.Err = l.clk.Now(), err
 	l.mu.Unlock()
 	return resp, err
 }
 
-// since returns the calls recorded from index i on, and the next index.
+// since returns the calls sent from index i on, as they are now, and the
+// next index.
 func (l *callLog) since(i int) ([]call, int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return append([]call(nil), l.calls[i:]...), len(l.calls)
+	out := make([]call, 0, len(l.calls)-i)
+	for _, c := range l.calls[i:] {
+		out = append(out, *c)
+	}
+	return out, len(l.calls)
 }
 
-func (l *callLog) all() []call {
-	c, _ := l.since(0)
-	return c
+// get returns call i as it is now.
+func (l *callLog) get(i int) call {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return *l.calls[i]
 }
 
 // gatewayCall reads the method and the idempotency key of a gateway
@@ -117,14 +128,14 @@ func (h *holds) take(method, key string) (hold, bool) {
 }
 
 // gatewayFront is the gateway end of its link: the sandbox's handler, with
-// holds, and a count of the calls the sandbox handled per method and key.
+// holds, and a count of the calls that reached it per method and key.
 type gatewayFront struct {
 	sandbox http.Handler
 	link    *link
 	holds   holds
 
 	mu      sync.Mutex
-	handled map[string]int // method NUL key → calls the sandbox handled
+	handled map[string]int // method NUL key → calls that reached the gateway
 }
 
 func (f *gatewayFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {

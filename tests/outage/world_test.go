@@ -56,7 +56,7 @@ const reportPath = "/posagent/coupon-reports"
 
 // newWorld builds and starts a world; it must run inside synctest.Test.
 // Everything is stopped at cleanup, inside the bubble.
-func newWorld(t *testing.T, maxAge time.Duration) *world {
+func newWorld(t *testing.T, maxAge time.Duration, failure linkFailure) *world {
 	t.Helper()
 	w := &world{t: t, clk: clock.NewFake(t0), log: &logBuf{}}
 	logger := zerolog.New(w.log).Level(zerolog.DebugLevel)
@@ -68,7 +68,8 @@ func newWorld(t *testing.T, maxAge time.Duration) *world {
 	w.sb = sb
 
 	// The gateway, on its link.
-	w.gwLink = newLink("gateway", 9090)
+	w.gwLink = newLink("gateway", 9090, failure)
+	w.gwLink.dialTimeout = 5 * time.Second // gateway.Client's own transport
 	w.gwFront = &gatewayFront{sandbox: sb.Handler(), link: w.gwLink, handled: map[string]int{}}
 	gwSrv := &http.Server{Handler: w.gwFront, ReadHeaderTimeout: 10 * time.Second}
 	go gwSrv.Serve(w.gwLink)
@@ -81,7 +82,8 @@ func newWorld(t *testing.T, maxAge time.Duration) *world {
 	gw.HTTPClient = &http.Client{Transport: w.gwCalls}
 
 	// The merchant backend for coupon reports, on its link.
-	w.rpLink = newLink("report", 8443)
+	w.rpLink = newLink("report", 8443, failure)
+	w.rpLink.dialTimeout = 30 * time.Second // http.DefaultTransport
 	w.backend = &reportBackend{link: w.rpLink, received: map[string]int{}}
 	mux := http.NewServeMux()
 	mux.Handle("POST "+reportPath, w.backend)
@@ -153,8 +155,11 @@ func newWorld(t *testing.T, maxAge time.Duration) *world {
 }
 
 // advance moves the clock by d and waits until the world has settled.
+// The bubble's own clock, which times HTTP calls and connections out,
+// moves along with it.
 func (w *world) advance(d time.Duration) {
 	w.clk.Advance(d)
+	time.Sleep(d)
 	synctest.Wait()
 }
 
