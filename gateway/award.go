@@ -20,6 +20,14 @@ func (r *AwardRequest) Validate() error {
 	c.oneOf("mobile|user_id", r.Mobile, r.UserID)
 	c.str("mobile", r.Mobile, false, 16)
 	c.str("user_id", r.UserID, false, 16)
+	// The gateway refuses anything but digits with INVALID_PARAMETER, and
+	// a queued award would only fail later: say so before it is queued.
+	if r.Mobile != "" && !allDigits(r.Mobile) {
+		c.fail("mobile", "only digits are allowed")
+	}
+	if r.UserID != "" && !allDigits(r.UserID) {
+		c.fail("user_id", "only digits are allowed")
+	}
 	c.str("out_biz_code", r.OutBizCode, false, 16)
 	c.str("out_biz_no", r.OutBizNo, false, 128)
 	return c.result()
