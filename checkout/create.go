@@ -67,7 +67,7 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (c Checkout, cre
 					return err
 				}
 				scanned = true
-				return putRecord(tx, &r, AwaitingScan)
+				return e.putRecord(tx, &r, AwaitingScan)
 			default:
 				r = prev
 				return nil
@@ -99,7 +99,7 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (c Checkout, cre
 		if err := tx.Bucket(bucketOrders).Put([]byte(r.OrderID), []byte(r.ID)); err != nil {
 			return err
 		}
-		return putRecord(tx, &r, "")
+		return e.putRecord(tx, &r, "")
 	})
 	if err != nil {
 		return Checkout{}, false, err

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -101,6 +102,27 @@ func TestCreateRules(t *testing.T) {
 	paid, _ := env.E.List(checkout.ListFilter{State: checkout.Paid})
 	if len(paid) != 2 || paid[0].ID != c5.ID || paid[1].ID != c3.ID {
 		t.Fatalf("paid %v", ids(paid))
+	}
+	for _, tc := range []struct {
+		f    checkout.ListFilter
+		want []string
+	}{
+		{checkout.ListFilter{State: checkout.Paid, Limit: 1}, []string{c5.ID}},
+		{checkout.ListFilter{State: checkout.Paid, Before: c5.ID}, []string{c3.ID}},
+		{checkout.ListFilter{State: checkout.Paid, Before: c3.ID}, nil},
+		{checkout.ListFilter{State: checkout.Paid, Before: c6.ID}, []string{c5.ID, c3.ID}},
+		{checkout.ListFilter{State: checkout.Paid, Before: "co_~"}, []string{c5.ID, c3.ID}},
+		{checkout.ListFilter{State: checkout.Paid, Before: "co_"}, nil},
+		{checkout.ListFilter{State: checkout.Failed}, []string{c1.ID}},
+		{checkout.ListFilter{State: checkout.NeedsAttention}, []string{c6.ID}},
+		{checkout.ListFilter{State: checkout.NeedsAttention, Before: c6.ID}, nil},
+		{checkout.ListFilter{State: checkout.Cancelled}, nil},
+		{checkout.ListFilter{State: checkout.AwaitingScan}, nil},
+	} {
+		got, err := env.E.List(tc.f)
+		if err != nil || !slices.Equal(ids(got), tc.want) {
+			t.Errorf("list %+v: %v %v, want %v", tc.f, ids(got), err, tc.want)
+		}
 	}
 	page, _ := env.E.List(checkout.ListFilter{Limit: 2, Before: c5.ID})
 	if len(page) != 2 || page[0].ID != c3.ID || page[1].ID != c1.ID {

@@ -45,6 +45,8 @@ type Engine struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	counts stateCounts // checkouts per state, for CountByState
+
 	mu      sync.Mutex
 	flows   map[string]*flow // the goroutine driving each checkout, by id
 	changed chan struct{}    // closed and replaced on every commit (Wait)
@@ -79,13 +81,21 @@ func New(db *bolt.DB, q *queue.Queue, gw Gateway, opts Options) (*Engine, error)
 		flows:   make(map[string]*flow),
 		changed: make(chan struct{}),
 	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		if err := createBuckets(tx); err != nil {
-			return err
-		}
-		e.secret, err = loadSecret(tx)
-		return err
+	// A View first: on every start but the first, the buckets and the
+	// secret exist and New writes nothing (a commit costs two fsyncs).
+	err = db.View(func(tx *bolt.Tx) error {
+		e.secret = existingSecret(tx)
+		return nil
 	})
+	if err == nil && e.secret == nil {
+		err = db.Update(func(tx *bolt.Tx) error {
+			if err := createBuckets(tx); err != nil {
+				return err
+			}
+			e.secret, err = loadSecret(tx)
+			return err
+		})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("checkout: open store: %w", err)
 	}
@@ -168,14 +178,24 @@ func (e *Engine) spawn(id string, fn func(ctx context.Context, f *flow)) bool {
 	go func() {
 		defer e.wg.Done()
 		defer func() {
-			e.mu.Lock()
-			delete(e.flows, id)
-			e.mu.Unlock()
+			e.release(id, f)
 			close(f.done)
 		}()
 		fn(e.ctx, f)
 	}()
 	return true
+}
+
+// release ends f's hold on checkout id, so that spawn may start the next
+// flow of id. A flow that hands its checkout back to awaiting_scan calls it
+// before that commit: a rescan can come the instant the commit is done, and
+// its flow must not be refused because this one has not returned yet.
+func (e *Engine) release(id string, f *flow) {
+	e.mu.Lock()
+	if e.flows[id] == f {
+		delete(e.flows, id)
+	}
+	e.mu.Unlock()
 }
 
 // wakeFlow tells the flow of id, if any, that its checkout moved on.
@@ -229,7 +249,7 @@ func (e *Engine) transition(id string, fn func(tx *bolt.Tx, r *record, now time.
 			return err
 		}
 		r.UpdatedAt = now
-		return putRecord(tx, &r, old)
+		return e.putRecord(tx, &r, old)
 	})
 	if err != nil {
 		if errors.Is(err, errStale) {
@@ -306,12 +326,7 @@ func (e *Engine) List(f ListFilter) ([]Checkout, error) {
 				ids = append(ids, string(k))
 			}
 		} else {
-			all := idsInState(tx, f.State)
-			for i := len(all) - 1; i >= 0 && len(ids) < limit; i-- {
-				if f.Before == "" || all[i] < f.Before {
-					ids = append(ids, all[i])
-				}
-			}
+			ids = newestInState(tx, f.State, f.Before, limit)
 		}
 		for _, id := range ids {
 			r, err := getRecord(tx, id)
@@ -326,21 +341,11 @@ func (e *Engine) List(f ListFilter) ([]Checkout, error) {
 }
 
 // CountByState returns how many checkouts are in each state (states with
-// none are absent), for the heartbeat log line.
+// none are absent), for GET /v1/status and the heartbeat log line. The
+// first call walks the state index; later ones answer from memory (see
+// stateCounts).
 func (e *Engine) CountByState() (map[State]int, error) {
-	n := make(map[State]int)
-	err := e.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketStates).ForEach(func(k, _ []byte) error {
-			for i, c := range k {
-				if c == 0 {
-					n[State(k[:i])]++
-					break
-				}
-			}
-			return nil
-		})
-	})
-	return n, err
+	return e.counts.get(e.db)
 }
 
 // Wait returns checkout id once it is in a terminal state, or its current

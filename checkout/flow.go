@@ -23,6 +23,7 @@ func (e *Engine) runFlow(ctx context.Context, f *flow, id, code string) {
 	case decodeStop:
 		return
 	case decodeRescan:
+		e.release(id, f) // the rescan that may follow gets a flow of its own
 		e.backToAwaiting(id, d.err, "decode")
 		return
 	}

@@ -352,3 +352,40 @@ func TestRegisterCancel(t *testing.T) {
 	}
 	checkLedger(t, allCheckouts(t, env.E), sb.Trades(), true)
 }
+
+// TestRescanRightAfterRefusal: a rescan that lands the instant a refused
+// decode is back in awaiting_scan, before the refused scan's flow has
+// returned, must still be decoded and paid (it was left in decoding with no
+// flow, holding the scan slot until a restart).
+func TestRescanRightAfterRefusal(t *testing.T) {
+	sb := MustOpenSandbox(t, sandbox.Config{})
+	rescan := make(chan string, 1)
+	rescanned := make(chan error, 1)
+	var env *Env
+	env = MustOpenEngine(t, sb, "", checkout.Options{StepHook: func(step string) {
+		if step != checkout.StepAwaitingScan {
+			return
+		}
+		// Still on the refused scan's flow: the next scan comes now.
+		select {
+		case code := <-rescan:
+			_, err := env.E.Scan(context.Background(), code)
+			rescanned <- err
+		default:
+		}
+	}})
+	c := env.mustCreate(2500)
+	rescan <- NormalCode()
+	env.mustScan(SandboxCode(scCodeExpired, 0))
+	select {
+	case err := <-rescanned:
+		if err != nil {
+			t.Fatalf("rescan: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the refused decode never went back to awaiting_scan")
+	}
+	if got := env.wait(c.ID); got.State != checkout.Paid {
+		t.Fatalf("after the rescan: %s %+v", got.State, got.Error)
+	}
+}

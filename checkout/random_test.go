@@ -3,6 +3,7 @@ package checkout_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"strconv"
@@ -44,6 +45,11 @@ func TestRandomized(t *testing.T) {
 		ReportCoupons:    true,
 	})
 	ctx := context.Background()
+	// Load the state counts now, so that every move below goes through
+	// their upkeep; they are checked against the records at the end.
+	if _, err := env.E.CountByState(); err != nil {
+		t.Fatal(err)
+	}
 
 	type pick struct {
 		weight int
@@ -179,6 +185,9 @@ func TestRandomized(t *testing.T) {
 		byID[c.ID] = c
 	}
 	t.Logf("states: %v", counts)
+	if got, err := env.E.CountByState(); err != nil || !maps.Equal(got, counts) {
+		t.Errorf("CountByState %v %v, the records say %v", got, err, counts)
+	}
 	coupons, err := env.E.ListCoupons("")
 	if err != nil {
 		t.Fatal(err)

@@ -47,7 +47,7 @@ func (e *Engine) Scan(ctx context.Context, code string) (Checkout, error) {
 		if reused, err = e.beginDecode(tx, &r, code, now); err != nil {
 			return err
 		}
-		return putRecord(tx, &r, AwaitingScan)
+		return e.putRecord(tx, &r, AwaitingScan)
 	})
 	if err != nil {
 		if errors.Is(err, ErrNoCheckoutAwaiting) {
@@ -117,7 +117,7 @@ func (e *Engine) RejectScan(masked, code, message string) (Checkout, error) {
 		r = holder
 		r.Error = &Error{Code: code, Message: message}
 		r.UpdatedAt = now
-		return putRecord(tx, &r, AwaitingScan)
+		return e.putRecord(tx, &r, AwaitingScan)
 	})
 	if err != nil {
 		if errors.Is(err, ErrNoCheckoutAwaiting) {

@@ -25,6 +25,20 @@ type senceEntry struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
+// existingSecret returns the HMAC secret when every bucket of the package
+// and the secret exist, else nil (New must then create them).
+func existingSecret(tx *bolt.Tx) []byte {
+	for _, b := range allBuckets {
+		if tx.Bucket(b) == nil {
+			return nil
+		}
+	}
+	if v := tx.Bucket(bucketMeta).Get(metaSecret); len(v) == 32 {
+		return bytes.Clone(v)
+	}
+	return nil
+}
+
 // loadSecret returns the HMAC secret, creating it on first use.
 func loadSecret(tx *bolt.Tx) ([]byte, error) {
 	m := tx.Bucket(bucketMeta)

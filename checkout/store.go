@@ -52,8 +52,8 @@ func getRecord(tx *bolt.Tx, id string) (record, error) {
 }
 
 // putRecord writes r and moves its state index entry from old (empty for a
-// new record) to r.State.
-func putRecord(tx *bolt.Tx, r *record, old State) error {
+// new record) to r.State; the engine's state counts follow once tx commits.
+func (e *Engine) putRecord(tx *bolt.Tx, r *record, old State) error {
 	v, err := json.Marshal(r)
 	if err != nil {
 		return err
@@ -70,7 +70,11 @@ func putRecord(tx *bolt.Tx, r *record, old State) error {
 			return err
 		}
 	}
-	return st.Put(stateKey(r.State, r.ID), nil)
+	if err := st.Put(stateKey(r.State, r.ID), nil); err != nil {
+		return err
+	}
+	e.counts.moved(tx, old, r.State)
+	return nil
 }
 
 // idsInState returns the ids of checkouts in s, oldest first.
@@ -79,6 +83,34 @@ func idsInState(tx *bolt.Tx, s State) []string {
 	prefix := stateKey(s, "")
 	c := tx.Bucket(bucketStates).Cursor()
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		ids = append(ids, string(k[len(prefix):]))
+	}
+	return ids
+}
+
+// newestInState returns the ids of at most limit checkouts in s, newest
+// first, only those before the id before when it is set. It reads only
+// the index keys it returns (a state can hold every checkout ever made).
+func newestInState(tx *bolt.Tx, s State, before string, limit int) []string {
+	var ids []string
+	prefix := stateKey(s, "")
+	c := tx.Bucket(bucketStates).Cursor()
+	// Start just after the last candidate: the first key past s's range, or
+	// the key of before itself.
+	var k []byte
+	if before != "" {
+		k, _ = c.Seek(stateKey(s, before))
+	} else {
+		end := stateKey(s, "")
+		end[len(end)-1] = 1 // state 0x01 sorts after every state 0x00 id
+		k, _ = c.Seek(end)
+	}
+	if k == nil {
+		k, _ = c.Last()
+	} else {
+		k, _ = c.Prev()
+	}
+	for ; k != nil && bytes.HasPrefix(k, prefix) && len(ids) < limit; k, _ = c.Prev() {
 		ids = append(ids, string(k[len(prefix):]))
 	}
 	return ids
