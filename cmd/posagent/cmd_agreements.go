@@ -50,14 +50,7 @@ Lists the agreements a user has signed with the merchant
 
 // Run implements Command.
 func (c *AgreementsCommand) Run(ctx context.Context, args []string) error {
-	if err := c.ParseFlags(args); err != nil {
-		return err
-	}
-	cfg, err := c.Config.Load()
-	if err != nil {
-		return err
-	}
-	return c.run(ctx, cfg)
+	return loadAndRun(ctx, args, c.ParseFlags, &c.Config, c.run)
 }
 
 func (c *AgreementsCommand) run(ctx context.Context, cfg Config) error {

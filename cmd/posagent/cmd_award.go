@@ -48,14 +48,7 @@ Exits 0 when the award is done or queued, 1 when it failed.`+apiHelp, c.Stderr)
 
 // Run implements Command.
 func (c *AwardCommand) Run(ctx context.Context, args []string) error {
-	if err := c.ParseFlags(args); err != nil {
-		return err
-	}
-	cfg, err := c.Config.Load()
-	if err != nil {
-		return err
-	}
-	return c.run(ctx, cfg)
+	return loadAndRun(ctx, args, c.ParseFlags, &c.Config, c.run)
 }
 
 func (c *AwardCommand) run(ctx context.Context, cfg Config) error {

@@ -78,14 +78,7 @@ States: `+strings.Join(checkoutStates, ", ")+`.`+apiHelp, c.Stderr)
 
 // Run implements Command.
 func (c *CheckoutsCommand) Run(ctx context.Context, args []string) error {
-	if err := c.ParseFlags(args); err != nil {
-		return err
-	}
-	cfg, err := c.Config.Load()
-	if err != nil {
-		return err
-	}
-	return c.run(ctx, cfg)
+	return loadAndRun(ctx, args, c.ParseFlags, &c.Config, c.run)
 }
 
 func (c *CheckoutsCommand) run(ctx context.Context, cfg Config) error {

@@ -71,14 +71,7 @@ max_off and the validity times are optional. The state is posagent's.`+apiHelp, 
 
 // Run implements Command.
 func (c *CouponsCommand) Run(ctx context.Context, args []string) error {
-	if err := c.ParseFlags(args); err != nil {
-		return err
-	}
-	cfg, err := c.Config.Load()
-	if err != nil {
-		return err
-	}
-	return c.run(ctx, cfg)
+	return loadAndRun(ctx, args, c.ParseFlags, &c.Config, c.run)
 }
 
 func (c *CouponsCommand) run(ctx context.Context, cfg Config) error {

@@ -85,14 +85,7 @@ Kinds: trade_cancel, trade_reconcile, coupon_report, award_receive.`+apiHelp, c.
 
 // Run implements Command.
 func (c *JobsCommand) Run(ctx context.Context, args []string) error {
-	if err := c.ParseFlags(args); err != nil {
-		return err
-	}
-	cfg, err := c.Config.Load()
-	if err != nil {
-		return err
-	}
-	return c.run(ctx, cfg)
+	return loadAndRun(ctx, args, c.ParseFlags, &c.Config, c.run)
 }
 
 func (c *JobsCommand) run(ctx context.Context, cfg Config) error {

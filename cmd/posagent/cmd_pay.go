@@ -79,14 +79,7 @@ A code given with --code stays in the shell history: prefer scanning, or
 
 // Run implements Command.
 func (c *PayCommand) Run(ctx context.Context, args []string) error {
-	if err := c.ParseFlags(args); err != nil {
-		return err
-	}
-	cfg, err := c.Config.Load()
-	if err != nil {
-		return err
-	}
-	return c.run(ctx, cfg)
+	return loadAndRun(ctx, args, c.ParseFlags, &c.Config, c.run)
 }
 
 // run creates the checkout through the local API and waits for it. A

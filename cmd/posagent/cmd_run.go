@@ -34,14 +34,7 @@ step is on disk before the network call it leads to.`, c.Stderr)
 
 // Run implements Command.
 func (c *RunCommand) Run(ctx context.Context, args []string) error {
-	if err := c.ParseFlags(args); err != nil {
-		return err
-	}
-	cfg, err := c.Config.Load()
-	if err != nil {
-		return err
-	}
-	return c.run(ctx, cfg)
+	return loadAndRun(ctx, args, c.ParseFlags, &c.Config, c.run)
 }
 
 // run starts the daemon on cfg and blocks until ctx is cancelled and the

@@ -28,14 +28,7 @@ Shows the daemon's version, gateway reachability, scanner state
 
 // Run implements Command.
 func (c *StatusCommand) Run(ctx context.Context, args []string) error {
-	if err := c.ParseFlags(args); err != nil {
-		return err
-	}
-	cfg, err := c.Config.Load()
-	if err != nil {
-		return err
-	}
-	return c.run(ctx, cfg)
+	return loadAndRun(ctx, args, c.ParseFlags, &c.Config, c.run)
 }
 
 func (c *StatusCommand) run(ctx context.Context, cfg Config) error {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -124,4 +125,17 @@ func countSet(values ...string) int {
 		}
 	}
 	return n
+}
+
+// loadAndRun is the Run of a verb that needs the config: parse the flags,
+// load and validate the config, then run.
+func loadAndRun(ctx context.Context, args []string, parse func([]string) error, cfg *ConfigFlag, run func(context.Context, Config) error) error {
+	if err := parse(args); err != nil {
+		return err
+	}
+	c, err := cfg.Load()
+	if err != nil {
+		return err
+	}
+	return run(ctx, c)
 }
