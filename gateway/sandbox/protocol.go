@@ -312,3 +312,12 @@ func corruptSign(body []byte) []byte {
 	out = append(out, base64.StdEncoding.EncodeToString(sig)...)
 	return append(out, body[start+end:]...)
 }
+
+// parseBiz decodes a request's biz_content into in and validates it as the
+// client would: the sandbox refuses what the real gateway refuses.
+func parseBiz(biz []byte, in interface{ Validate() error }) error {
+	if err := json.Unmarshal(biz, in); err != nil {
+		return err
+	}
+	return in.Validate()
+}

@@ -174,10 +174,7 @@ func payAnswer(t *trade) gateway.TradePayResponse {
 // the queries and resolves after its N-th (see TESTCODES.md).
 func (s *Sandbox) tradeQuery(req *request, now time.Time) any {
 	var in gateway.TradeQueryRequest
-	if err := json.Unmarshal(req.biz, &in); err != nil {
-		return fail(subInvalidParameter, msgInvalidParameter+": "+err.Error())
-	}
-	if err := in.Validate(); err != nil {
+	if err := parseBiz(req.biz, &in); err != nil {
 		return fail(subInvalidParameter, msgInvalidParameter+": "+err.Error())
 	}
 	l := s.ledger
@@ -220,10 +217,7 @@ func (s *Sandbox) tradeQuery(req *request, now time.Time) any {
 // than Config.CancelWindow.
 func (s *Sandbox) tradeCancel(req *request, now time.Time) any {
 	var in gateway.TradeCancelRequest
-	if err := json.Unmarshal(req.biz, &in); err != nil {
-		return fail(subInvalidParameter, msgInvalidParameter+": "+err.Error())
-	}
-	if err := in.Validate(); err != nil {
+	if err := parseBiz(req.biz, &in); err != nil {
 		return fail(subInvalidParameter, msgInvalidParameter+": "+err.Error())
 	}
 	l := s.ledger

@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"regexp"
@@ -68,10 +67,7 @@ func lastDigitEven(s string) bool {
 // invite_result is "true" when invite_scene is set and consult_result is.
 func (s *Sandbox) sceneConsult(req *request, _ time.Time) any {
 	var in gateway.ConsultRequest
-	if err := json.Unmarshal(req.biz, &in); err != nil {
-		return fail(subInvalidParam, msgInvalidParam)
-	}
-	if err := in.Validate(); err != nil {
+	if err := parseBiz(req.biz, &in); err != nil {
 		return fail(subInvalidParam, msgInvalidParam+": "+err.Error())
 	}
 	if in.Scene == ConsultSceneSystemError {
@@ -103,10 +99,7 @@ func (s *Sandbox) sceneConsult(req *request, _ time.Time) any {
 // outcomes.
 func (s *Sandbox) inviteAward(req *request, _ time.Time) any {
 	var in gateway.AwardRequest
-	if err := json.Unmarshal(req.biz, &in); err != nil {
-		return fail(subInvalidParam, msgInvalidParam)
-	}
-	if err := in.Validate(); err != nil {
+	if err := parseBiz(req.biz, &in); err != nil {
 		return fail(subInvalidParam, msgInvalidParam+": "+err.Error())
 	}
 	if in.Mobile != "" && !mobileRE.MatchString(in.Mobile) {
@@ -170,10 +163,7 @@ func (s *Sandbox) inviteAward(req *request, _ time.Time) any {
 // PRODUCT_CODE_NOT_SUPPORTED_ERROR.
 func (s *Sandbox) agreementQuery(req *request, _ time.Time) any {
 	var in gateway.AgreementQueryRequest
-	if err := json.Unmarshal(req.biz, &in); err != nil {
-		return fail(subInvalidParam, msgInvalidParam)
-	}
-	if err := in.Validate(); err != nil {
+	if err := parseBiz(req.biz, &in); err != nil {
 		return fail(subInvalidParam, msgInvalidParam+": "+err.Error())
 	}
 	if !supportedProducts[in.PersonalProductCode] {
