@@ -50,53 +50,40 @@ func jobID(r *http.Request) (uint64, *Error) {
 	return n, nil
 }
 
+// getJob answers one job.
 func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
-	id, e := jobID(r)
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	j, err := s.cfg.Jobs.Get(id)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, j)
+	s.onJob(w, r, func(j queue.Job) (queue.Job, error) { return j, nil })
 }
 
 // retryJob makes a dead, failed or waiting job run now and answers the job.
 func (s *Server) retryJob(w http.ResponseWriter, r *http.Request) {
-	id, e := jobID(r)
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	if err := s.cfg.Jobs.Retry(id); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	j, err := s.cfg.Jobs.Get(id)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, j)
+	s.onJob(w, r, func(j queue.Job) (queue.Job, error) {
+		if err := s.cfg.Jobs.Retry(j.ID); err != nil {
+			return j, err
+		}
+		return s.cfg.Jobs.Get(j.ID)
+	})
 }
 
 // dropJob deletes a job and answers it as it was. The queue refuses trade
 // jobs (409 JOB_PROTECTED).
 func (s *Server) dropJob(w http.ResponseWriter, r *http.Request) {
+	s.onJob(w, r, func(j queue.Job) (queue.Job, error) { return j, s.cfg.Jobs.Drop(j.ID) })
+}
+
+// onJob looks up the job of the route's {id} (400 for a bad id, 404 for an
+// unknown one), applies act to it and answers the job act returns.
+func (s *Server) onJob(w http.ResponseWriter, r *http.Request, act func(queue.Job) (queue.Job, error)) {
 	id, e := jobID(r)
 	if e != nil {
 		writeError(w, e)
 		return
 	}
 	j, err := s.cfg.Jobs.Get(id)
-	if err != nil {
-		s.fail(w, r, err)
-		return
+	if err == nil {
+		j, err = act(j)
 	}
-	if err := s.cfg.Jobs.Drop(id); err != nil {
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
