@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -25,6 +24,7 @@ import (
 	"posagent/checkout"
 	"posagent/gateway"
 	"posagent/gateway/sandbox"
+	"posagent/internal/logtest"
 	"posagent/queue"
 )
 
@@ -41,23 +41,8 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// logBuf collects log lines from several goroutines.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// logBuf collects the log lines of the code under test.
+type logBuf = logtest.Buffer
 
 // gatewayServer serves the sandbox's handler on a fixed loopback address
 // that can be stopped and started again, to take the gateway offline.

@@ -1,14 +1,12 @@
 package checkout_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,6 +17,7 @@ import (
 	"posagent/checkout"
 	"posagent/gateway"
 	"posagent/gateway/sandbox"
+	"posagent/internal/logtest"
 	"posagent/queue"
 )
 
@@ -48,23 +47,8 @@ func MustOpenSandbox(tb testing.TB, cfg sandbox.Config) *sandbox.Sandbox {
 	return s
 }
 
-// logBuffer collects log lines from several goroutines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// logBuffer collects the log lines of the code under test.
+type logBuffer = logtest.Buffer
 
 // fastOptions are engine options for tests: short intervals and deadlines.
 func fastOptions() checkout.Options {

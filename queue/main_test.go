@@ -1,15 +1,12 @@
 package queue_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 	bolt "go.etcd.io/bbolt"
 
+	"posagent/internal/logtest"
 	"posagent/queue"
 )
 
@@ -89,37 +87,8 @@ func startRun(tb testing.TB, q *queue.Queue) (stop func()) {
 	return stop
 }
 
-// logBuf collects zerolog JSON lines; safe for concurrent use.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// events returns the logged lines whose event is name.
-func (l *logBuf) events(name string) []map[string]any {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []map[string]any
-	for _, line := range strings.Split(l.b.String(), "\n") {
-		if line == "" {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			continue
-		}
-		if m["event"] == name {
-			out = append(out, m)
-		}
-	}
-	return out
-}
+// logBuf collects the log lines of the code under test.
+type logBuf = logtest.Buffer
 
 // waitFor polls cond (real time) until it holds or fails the test.
 func waitFor(tb testing.TB, what string, timeout time.Duration, cond func() bool) {

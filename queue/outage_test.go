@@ -50,7 +50,7 @@ func TestOutage48hBurnsNoAttempts(t *testing.T) {
 		if n := gw.calls.Load(); n != 4 || q.Online() {
 			t.Fatalf("%d calls, online %v; want 4 calls and offline", n, q.Online())
 		}
-		if off := lb.events("queue_offline"); len(off) != 1 || off[0]["remote"] != queue.RemoteGateway || off[0]["level"] != "warn" {
+		if off := lb.Events("queue_offline"); len(off) != 1 || off[0]["remote"] != queue.RemoteGateway || off[0]["level"] != "warn" {
 			t.Fatalf("queue_offline log = %v", off)
 		}
 		for i := 1; i <= 10; i++ {
@@ -83,7 +83,7 @@ func TestOutage48hBurnsNoAttempts(t *testing.T) {
 				t.Fatalf("after 48 h offline: %+v", j)
 			}
 		}
-		if _, dead, _ := q.Depth(); dead != 0 || len(lb.events("job_dead")) != 0 {
+		if _, dead, _ := q.Depth(); dead != 0 || len(lb.Events("job_dead")) != 0 {
 			t.Fatalf("%d dead after 48 h (MaxAge 72 h)", dead)
 		}
 		if st := q.Remotes(); len(st) != 2 || st[0].Name != queue.RemoteGateway || st[0].Online || st[1].Online != true {
@@ -99,8 +99,8 @@ func TestOutage48hBurnsNoAttempts(t *testing.T) {
 				t.Fatalf("after the outage: %+v", j)
 			}
 		}
-		if !q.Online() || len(lb.events("queue_online")) != 1 || len(lb.events("job_done")) != 21 {
-			t.Fatalf("online %v, %d queue_online, %d job_done", q.Online(), len(lb.events("queue_online")), len(lb.events("job_done")))
+		if !q.Online() || len(lb.Events("queue_online")) != 1 || len(lb.Events("job_done")) != 21 {
+			t.Fatalf("online %v, %d queue_online, %d job_done", q.Online(), len(lb.Events("queue_online")), len(lb.Events("job_done")))
 		}
 	})
 }
@@ -153,7 +153,7 @@ func TestOutageBeyondMaxAgeDeadLetters(t *testing.T) {
 				t.Fatalf("old job after 80 h offline: %+v", j)
 			}
 		}
-		dead := lb.events("job_dead")
+		dead := lb.Events("job_dead")
 		if len(dead) != len(old) {
 			t.Fatalf("%d job_dead lines, want %d", len(dead), len(old))
 		}

@@ -83,7 +83,7 @@ func TestCouponReportHandler(t *testing.T) {
 		t.Fatal("an HTTP error answer put the report remote offline")
 	}
 	// Lines are logged right after the commit that Get already sees.
-	waitFor(t, "3 job_retry lines", 5*time.Second, func() bool { return len(lb.events("job_retry")) == 3 })
+	waitFor(t, "3 job_retry lines", 5*time.Second, func() bool { return len(lb.Events("job_retry")) == 3 })
 }
 
 func TestCouponReportUnreachableGoesOffline(t *testing.T) {
@@ -103,7 +103,7 @@ func TestCouponReportUnreachableGoesOffline(t *testing.T) {
 	if j = mustGet(t, q, j.ID); j.State != queue.StatePending || j.Attempts != 0 || !strings.Contains(j.LastError, "unreachable") {
 		t.Fatalf("job: %+v", j)
 	}
-	off := lb.events("queue_offline")
+	off := lb.Events("queue_offline")
 	if len(off) != 1 || off[0]["remote"] != queue.RemoteReport || off[0]["kind"] != queue.KindCouponReport || off[0]["key"] != "R1" {
 		t.Fatalf("queue_offline = %v", off)
 	}

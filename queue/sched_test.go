@@ -56,7 +56,7 @@ func TestBackoffFromStoredAttemptsSurvivesRestart(t *testing.T) {
 				advance(clk, j.NextRun.Sub(clk.Now()))
 			}
 		}
-		if got := len(lb.events("job_retry")); got != 3 {
+		if got := len(lb.Events("job_retry")); got != 3 {
 			t.Fatalf("%d job_retry lines, want 3", got)
 		}
 		stop()
@@ -135,7 +135,7 @@ func TestDeadLetterAfterMaxAge(t *testing.T) {
 		if j.State != queue.StateDead || j.LastError != "SYSTEM_ERROR" {
 			t.Fatalf("after MaxAge: %+v", j)
 		}
-		dead := lb.events("job_dead")
+		dead := lb.Events("job_dead")
 		if len(dead) != 1 || dead[0]["level"] != "error" || dead[0]["key"] != "A1" || dead[0]["kind"] != queue.KindAwardReceive ||
 			dead[0]["attempt"] != float64(j.Attempts) || dead[0]["error"] != "SYSTEM_ERROR" {
 			t.Fatalf("job_dead log = %v", dead)
@@ -199,7 +199,7 @@ func TestPermanentAndRetryAfter(t *testing.T) {
 		if j := mustGet(t, q, perm.ID); j.State != queue.StateFailed || j.Attempts != 1 || j.LastError != "permanent: INVALID_PARAMETER" {
 			t.Fatalf("permanent: %+v", j)
 		}
-		if f := lb.events("job_failed"); len(f) != 1 || f[0]["level"] != "error" || f[0]["key"] != "perm" {
+		if f := lb.Events("job_failed"); len(f) != 1 || f[0]["level"] != "error" || f[0]["key"] != "perm" {
 			t.Fatalf("job_failed log = %v", f)
 		}
 		if j := mustGet(t, q, later.ID); j.State != queue.StatePending || !j.NextRun.Equal(clk.Now().Add(10*time.Minute)) {
@@ -408,7 +408,7 @@ func TestRunStopCancelsHandlersAndRecordsNothing(t *testing.T) {
 		if j = mustGet(t, q, j.ID); j.State != queue.StatePending || j.Attempts != 0 || j.LastError != "" {
 			t.Fatalf("interrupted job: %+v", j)
 		}
-		if len(lb.events("job_retry")) != 0 {
+		if len(lb.Events("job_retry")) != 0 {
 			t.Fatal("an interrupted attempt was logged as a retry")
 		}
 		if err := q.Run(context.Background()); !errors.Is(err, queue.ErrRunning) {

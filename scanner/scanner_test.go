@@ -1,14 +1,12 @@
 package scanner_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,26 +14,12 @@ import (
 	"github.com/rs/zerolog"
 
 	"posagent/gateway"
+	"posagent/internal/logtest"
 	"posagent/scanner"
 )
 
-// logBuffer collects log lines; the scanner writes from its own goroutine.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// logBuffer collects the log lines of the code under test.
+type logBuffer struct{ logtest.Buffer }
 
 // events returns the log lines whose "event" is name.
 func (b *logBuffer) events(tb testing.TB, name string) []map[string]any {

@@ -562,12 +562,12 @@ func (w *world) checkEnd(ids map[string]string) {
 	if want := map[string]int{queue.KindTradeCancel: 4, queue.KindAwardReceive: 7, queue.KindCouponReport: 4}; !reflect.DeepEqual(kinds, want) {
 		t.Errorf("jobs by kind %v, want %v", kinds, want)
 	}
-	if n := len(w.log.events("job_dead")); n != 0 {
+	if n := len(w.log.Events("job_dead")); n != 0 {
 		t.Errorf("%d jobs dead-lettered", n)
 	}
 	for _, ev := range []string{"queue_offline", "queue_online"} {
 		var remotes []string
-		for _, e := range w.log.events(ev) {
+		for _, e := range w.log.Events(ev) {
 			r, _ := e["remote"].(string)
 			remotes = append(remotes, r)
 		}

@@ -1,14 +1,10 @@
 package outage_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"path/filepath"
-	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -21,6 +17,7 @@ import (
 	"posagent/clock"
 	"posagent/gateway"
 	"posagent/gateway/sandbox"
+	"posagent/internal/logtest"
 	"posagent/queue"
 )
 
@@ -147,7 +144,7 @@ func newWorld(t *testing.T, maxAge time.Duration, failure linkFailure) *world {
 			t.Errorf("close db: %v", err)
 		}
 		if t.Failed() {
-			t.Logf("log tail:\n%s", w.log.tail(60))
+			t.Logf("log tail:\n%s", w.log.Tail(60))
 		}
 	})
 	synctest.Wait()
@@ -240,39 +237,5 @@ func (w *world) jobs(state string) []queue.Job {
 	return js
 }
 
-// logBuf collects the JSON log lines of the engine and the queue.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// events returns the lines whose event is name.
-func (l *logBuf) events(name string) []map[string]any {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []map[string]any
-	for _, line := range strings.Split(l.b.String(), "\n") {
-		var m map[string]any
-		if json.Unmarshal([]byte(line), &m) == nil && m["event"] == name {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-// tail returns the last n lines.
-func (l *logBuf) tail(n int) string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	lines := strings.Split(strings.TrimRight(l.b.String(), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
+// logBuf collects the log lines of the code under test.
+type logBuf = logtest.Buffer
