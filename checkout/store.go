@@ -2,6 +2,7 @@ package checkout
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 
@@ -18,17 +19,60 @@ var (
 	bucketCoupons     = []byte("checkout_coupons")      // coupon id → Coupon JSON
 	bucketCouponUsers = []byte("checkout_coupon_users") // user_id 0x00 coupon id → (empty)
 	bucketMeta        = []byte("checkout_meta")         // "hmac_secret" → 32 random bytes
+	bucketCounts      = []byte("checkout_counts")       // state → number of checkouts in it (uint64 big-endian)
 )
 
-var allBuckets = [][]byte{bucketRecords, bucketStates, bucketOrders, bucketSence, bucketCoupons, bucketCouponUsers, bucketMeta}
+var allBuckets = [][]byte{bucketRecords, bucketStates, bucketOrders, bucketSence, bucketCoupons, bucketCouponUsers, bucketMeta, bucketCounts}
 
 func createBuckets(tx *bolt.Tx) error {
+	countsExisted := tx.Bucket(bucketCounts) != nil
 	for _, b := range allBuckets {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return fmt.Errorf("create bucket %s: %w", b, err)
 		}
 	}
+	if countsExisted {
+		return nil
+	}
+	// A file from before the counts existed: count the state index once.
+	for _, s := range States {
+		if err := addCount(tx, s, len(idsInState(tx, s))); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// addCount changes the number of checkouts in s by d, in the transaction
+// that moves them, so the counts can never disagree with the state index.
+// A count is never taken below zero: a payment transition must not fail
+// over a statistic.
+func addCount(tx *bolt.Tx, s State, d int) error {
+	if d == 0 {
+		return nil
+	}
+	b := tx.Bucket(bucketCounts)
+	n := int64(d)
+	if v := b.Get([]byte(s)); len(v) == 8 {
+		n += int64(binary.BigEndian.Uint64(v))
+	}
+	if n <= 0 {
+		return b.Delete([]byte(s))
+	}
+	return b.Put([]byte(s), binary.BigEndian.AppendUint64(nil, uint64(n)))
+}
+
+// readCounts returns the number of checkouts in each state (states with
+// none are absent).
+func readCounts(tx *bolt.Tx) map[State]int {
+	n := make(map[State]int)
+	tx.Bucket(bucketCounts).ForEach(func(k, v []byte) error {
+		if len(v) == 8 {
+			n[State(k)] = int(binary.BigEndian.Uint64(v))
+		}
+		return nil
+	})
+	return n
 }
 
 func stateKey(s State, id string) []byte {
@@ -52,7 +96,7 @@ func getRecord(tx *bolt.Tx, id string) (record, error) {
 }
 
 // putRecord writes r and moves its state index entry from old (empty for a
-// new record) to r.State; the engine's state counts follow once tx commits.
+// new record) to r.State, with the state index and counts in the same tx.
 func (e *Engine) putRecord(tx *bolt.Tx, r *record, old State) error {
 	v, err := json.Marshal(r)
 	if err != nil {
@@ -73,8 +117,12 @@ func (e *Engine) putRecord(tx *bolt.Tx, r *record, old State) error {
 	if err := st.Put(stateKey(r.State, r.ID), nil); err != nil {
 		return err
 	}
-	e.counts.moved(tx, old, r.State)
-	return nil
+	if old != "" {
+		if err := addCount(tx, old, -1); err != nil {
+			return err
+		}
+	}
+	return addCount(tx, r.State, 1)
 }
 
 // idsInState returns the ids of checkouts in s, oldest first.
