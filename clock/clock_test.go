@@ -53,3 +53,28 @@ func TestOrDefaultsToReal(t *testing.T) {
 		t.Fatal("Or(nil) is not Real")
 	}
 }
+
+func TestSteadyIgnoresWallSteps(t *testing.T) {
+	start := time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)
+	f := clock.NewFake(start)
+	s := clock.Steady(f)
+	f.Step(-time.Hour)
+	if got := s.Now(); !got.Equal(start) {
+		t.Fatalf("after a step back, steady Now = %v, want %v", got, start)
+	}
+	ch := s.After(time.Minute)
+	f.Step(2 * time.Hour)
+	select {
+	case <-ch:
+		t.Fatal("a wall step forward fired an After")
+	default:
+	}
+	f.Advance(time.Minute)
+	<-ch
+	if got, want := s.Now(), start.Add(time.Minute); !got.Equal(want) {
+		t.Fatalf("after Advance(1m), steady Now = %v, want %v", got, want)
+	}
+	if got, want := f.Now(), start.Add(time.Hour+time.Minute); !got.Equal(want) {
+		t.Fatalf("wall Now = %v, want %v", got, want)
+	}
+}
