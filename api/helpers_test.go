@@ -111,6 +111,8 @@ type envOptions struct {
 	AwardWait    time.Duration
 	ConsultScene string
 	Status       func(context.Context) api.Status
+	Hosts        []string
+	CORSOrigins  []string
 }
 
 func mustOpenEnv(tb testing.TB, o envOptions) *env {
@@ -177,6 +179,7 @@ func mustOpenEnv(tb testing.TB, o envOptions) *env {
 		Token: token, Checkouts: e, Jobs: q, Users: gw,
 		Status: o.Status, Version: "test", ConsultScene: o.ConsultScene,
 		Logger: &log, AwardWait: o.AwardWait,
+		Hosts: o.Hosts, CORSOrigins: o.CORSOrigins,
 	})
 	if err != nil {
 		tb.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -53,6 +54,18 @@ type Config struct {
 	// GatewayTimeout bounds a consult or agreement query made for a
 	// request, on top of the gateway client's own timeout. Default 20 s.
 	GatewayTimeout time.Duration
+	// Listen is the address the API listens on ([api] listen); its host is
+	// one of the Host names the API answers to. Default "": only the
+	// loopback names.
+	Listen string
+	// Hosts are further Host names the API answers to ([api] hosts), with
+	// or without a port. Requests for any other Host get 421, a guard
+	// against DNS rebinding from a web page opened on the till. Default
+	// none: localhost, 127.0.0.1, [::1] and Listen's host only.
+	Hosts []string
+	// CORSOrigins are the browser origins (scheme://host[:port]) allowed to
+	// call the API ([api] cors_origins). Default none.
+	CORSOrigins []string
 }
 
 // Server is the local API; it implements http.Handler. Create it with New.
@@ -84,32 +97,68 @@ func New(cfg Config) (*Server, error) {
 		s.log = &nop
 	}
 	s.routes()
-	s.handler = s.logRequests(s.recoverPanics(s.authenticate(s.mux)))
+	s.handler = s.logRequests(s.recoverPanics(s.checkHost(s.cors(s.authenticate(s.mux)))))
 	return s, nil
 }
 
 // routePublic is the one route that needs no token.
 const routePublic = "GET /healthz"
 
+// route is one route of the API: its pattern, handler and the query
+// parameters it reads. Any other query parameter is refused with 400, so a
+// typo (?stat=paid) is never silently ignored. openapi.json describes
+// exactly these routes and parameters (TestOpenAPIDescribesEveryRoute).
+type route struct {
+	pattern string
+	h       http.HandlerFunc
+	query   []string
+}
+
+// table lists every route of SPEC §6 but the catch-all.
+func (s *Server) table() []route {
+	return []route{
+		{"POST /v1/checkouts", s.createCheckout, nil},
+		{"GET /v1/checkouts", s.listCheckouts, []string{"state", "limit", "before"}},
+		{"GET /v1/checkouts/{id}", s.getCheckout, []string{"wait", "since"}},
+		{"POST /v1/checkouts/{id}/cancel", s.cancelCheckout, nil},
+		{"GET /v1/jobs", s.listJobs, []string{"state", "kind", "limit", "before"}},
+		{"GET /v1/jobs/{id}", s.getJob, nil},
+		{"POST /v1/jobs/{id}/retry", s.retryJob, nil},
+		{"DELETE /v1/jobs/{id}", s.dropJob, nil},
+		{"POST /v1/coupons", s.importCoupons, nil},
+		{"GET /v1/coupons", s.listCoupons, []string{"user_id"}},
+		{"POST /v1/consult", s.consult, nil},
+		{"POST /v1/awards", s.award, nil},
+		{"GET /v1/users/{user_id}/agreements", s.agreements, []string{"personal_product_code", "sign_scene", "third_party_type", "product_code"}},
+		{"GET /v1/status", s.getStatus, nil},
+		{"GET /v1/openapi.json", s.openAPI, nil},
+		{routePublic, s.healthz, nil},
+	}
+}
+
 func (s *Server) routes() {
-	m := s.mux
-	m.HandleFunc("POST /v1/checkouts", s.createCheckout)
-	m.HandleFunc("GET /v1/checkouts", s.listCheckouts)
-	m.HandleFunc("GET /v1/checkouts/{id}", s.getCheckout)
-	m.HandleFunc("POST /v1/checkouts/{id}/cancel", s.cancelCheckout)
-	m.HandleFunc("GET /v1/jobs", s.listJobs)
-	m.HandleFunc("GET /v1/jobs/{id}", s.getJob)
-	m.HandleFunc("POST /v1/jobs/{id}/retry", s.retryJob)
-	m.HandleFunc("DELETE /v1/jobs/{id}", s.dropJob)
-	m.HandleFunc("POST /v1/coupons", s.importCoupons)
-	m.HandleFunc("GET /v1/coupons", s.listCoupons)
-	m.HandleFunc("POST /v1/consult", s.consult)
-	m.HandleFunc("POST /v1/awards", s.award)
-	m.HandleFunc("GET /v1/users/{user_id}/agreements", s.agreements)
-	m.HandleFunc("GET /v1/status", s.getStatus)
-	m.HandleFunc(routePublic, s.healthz)
+	for _, rt := range s.table() {
+		s.mux.HandleFunc(rt.pattern, onlyQuery(rt.query, rt.h))
+	}
 	// Everything else: a JSON 404, or 405 when another method has the path.
-	m.HandleFunc("/", s.noRoute)
+	s.mux.HandleFunc("/", s.noRoute)
+}
+
+// onlyQuery refuses a request with a query parameter not in names.
+func onlyQuery(names []string, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		for k := range r.URL.Query() {
+			if !slices.Contains(names, k) {
+				if len(names) == 0 {
+					writeError(w, errorf(http.StatusBadRequest, "BAD_QUERY", "%s takes no query parameters; remove %q", r.Pattern, k))
+				} else {
+					writeError(w, errorf(http.StatusBadRequest, "BAD_QUERY", "unknown query parameter %q; %s takes %s", k, r.Pattern, strings.Join(names, ", ")))
+				}
+				return
+			}
+		}
+		h(w, r)
+	}
 }
 
 // ServeHTTP implements http.Handler.
