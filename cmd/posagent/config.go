@@ -164,6 +164,13 @@ type APIConfig struct {
 	// if absent. Default "data/api.token" (relative to the config file's
 	// folder, not to data_dir).
 	TokenFile string `toml:"token_file"`
+	// CORSOrigins are browser origins ("http://register.local:3000")
+	// allowed to call the API. Default none.
+	CORSOrigins []string `toml:"cors_origins"`
+	// Hosts are extra Host names the API answers to besides localhost,
+	// 127.0.0.1, [::1] and listen's host (a DNS-rebinding guard; others get
+	// 421). Default none.
+	Hosts []string `toml:"hosts"`
 }
 
 // LogConfig is [log].
@@ -211,8 +218,10 @@ func DefaultConfig() Config {
 		},
 		Queue: QueueConfig{MaxAge: Duration(72 * time.Hour)},
 		API: APIConfig{
-			Listen:    "127.0.0.1:8089",
-			TokenFile: "data/api.token",
+			Listen:      "127.0.0.1:8089",
+			CORSOrigins: []string{},
+			Hosts:       []string{},
+			TokenFile:   "data/api.token",
 		},
 		Log: LogConfig{
 			File:       "logs/posagent.log",

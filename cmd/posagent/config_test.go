@@ -330,6 +330,8 @@ func TestValidate(t *testing.T) {
 		{"max_age", false, "[queue]\nmax_age = \"0\"\n", 2, "queue.max_age", "must be > 0"},
 		{"listen", false, "[api]\nlisten = \"8089\"\n", 2, "api.listen", "host:port"},
 		{"listen port", false, "[api]\nlisten = \"127.0.0.1:99999\"\n", 2, "api.listen", "bad port"},
+		{"cors origin", false, "[api]\ncors_origins = [\"register.local\"]\n", 2, "api.cors_origins", "not an origin"},
+		{"host name", false, "[api]\nhosts = [\"http://till\"]\n", 2, "api.hosts", "not a host name"},
 		{"log level", false, "[log]\nlevel = \"verbose\"\n", 2, "log.level", "debug, info, warn or error"},
 		{"max_size_mb", false, "[log]\n\nmax_size_mb = -1\n", 3, "log.max_size_mb", ">= 0"},
 		{"max_backups", false, "[log]\nmax_backups = -1\n", 2, "log.max_backups", ">= 0"},

@@ -80,6 +80,16 @@ func (c *Config) Validate() error {
 		v.fail("api.listen", fmt.Sprintf("bad port %q in %q", port, c.API.Listen))
 	}
 	v.required("api.token_file", c.API.TokenFile)
+	for _, o := range c.API.CORSOrigins {
+		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "" {
+			v.fail("api.cors_origins", fmt.Sprintf("%q is not an origin; write scheme://host[:port] such as \"http://register.local:3000\"", o))
+		}
+	}
+	for _, h := range c.API.Hosts {
+		if h == "" || strings.ContainsAny(h, "/ ") {
+			v.fail("api.hosts", fmt.Sprintf("%q is not a host name; write a name such as \"till-01.store.lan\"", h))
+		}
+	}
 
 	l := c.Log
 	switch l.Level {

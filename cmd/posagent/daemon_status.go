@@ -30,6 +30,9 @@ func (d *daemon) apiHandler() (http.Handler, error) {
 		Version:      version,
 		ConsultScene: d.cfg.Marketing.ConsultScene,
 		Logger:       &alog,
+		Listen:       d.cfg.API.Listen,
+		Hosts:        d.cfg.API.Hosts,
+		CORSOrigins:  d.cfg.API.CORSOrigins,
 	})
 }
 
