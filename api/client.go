@@ -88,9 +88,19 @@ func (c *Client) CreateCheckout(ctx context.Context, req CreateCheckoutRequest) 
 // GetCheckout returns checkout id; with wait > 0 (at most MaxWait) the
 // daemon holds the reply until the checkout is terminal or wait is up.
 func (c *Client) GetCheckout(ctx context.Context, id string, wait time.Duration) (checkout.Checkout, error) {
-	var q url.Values
+	return c.WaitCheckout(ctx, id, wait, time.Time{})
+}
+
+// WaitCheckout is GetCheckout that, with since set to the updated_at last
+// seen, answers as soon as the checkout changed (SPEC §6: ?wait=&since=),
+// so a register can show a rejected scan at once.
+func (c *Client) WaitCheckout(ctx context.Context, id string, wait time.Duration, since time.Time) (checkout.Checkout, error) {
+	q := url.Values{}
 	if wait > 0 {
-		q = url.Values{"wait": {wait.String()}}
+		q.Set("wait", wait.String())
+		if !since.IsZero() {
+			q.Set("since", since.Format(time.RFC3339Nano))
+		}
 	}
 	var co checkout.Checkout
 	_, err := c.do(ctx, http.MethodGet, "/v1/checkouts/"+url.PathEscape(id), q, nil, &co, wait)

@@ -34,7 +34,7 @@ type PayCommand struct {
 	Subject    string        // order title; default: "Order " + OrderID
 	OperatorID string        // the cashier; optional
 	AuthCode   string        // a payment code instead of a scan; "-" reads it from stdin
-	Wait       time.Duration // how long to wait for a final state; default 60s; 0: do not wait
+	Wait       time.Duration // how long to wait for a scan; default 60s; 0: do not wait
 	JSON       bool          // print the checkout as JSON
 }
 
@@ -43,9 +43,11 @@ func (c *PayCommand) ParseFlags(args []string) error {
 	fs := newFlagSet("pay", "--order ID --amount 25.00 [--subject TEXT] [--operator ID] [--code CODE] [--wait 60s] [--json]", `
 Creates a checkout for an order and waits until it is paid, failed or
 cancelled: the cashier scans the customer's payment code meanwhile, or --code
-gives it. Prints the checkout; exits 0 only when it is paid. A checkout still
-awaiting a scan when the wait is over (or on Ctrl-C) is cancelled, so it does
-not hold the scanner; nothing was charged.
+gives it. Prints the checkout; exits 0 only when it is paid. --wait bounds the
+wait for a scan: a checkout still awaiting a scan when it is over (or on
+Ctrl-C) is cancelled, so it does not hold the scanner; nothing was charged.
+Once a code is scanned, pay follows the payment until it is decided, past
+--wait if need be: up to checkout.decision_deadline and the cancel after it.
 
 A code given with --code stays in the shell history: prefer scanning, or
 --code - to read it from stdin.`+apiHelp, c.Stderr)
@@ -56,7 +58,7 @@ A code given with --code stays in the shell history: prefer scanning, or
 	fs.StringVar(&c.OperatorID, "operator", "", "the cashier's `ID`")
 	fs.StringVar(&c.AuthCode, "code", "", "charge this payment `CODE` instead of waiting for a scan (- reads stdin)")
 	fs.StringVar(&c.AuthCode, "auth-code", "", "the same as --code")
-	fs.DurationVar(&c.Wait, "wait", 60*time.Second, "wait this long for the outcome; 0: print the new checkout and return")
+	fs.DurationVar(&c.Wait, "wait", 60*time.Second, "wait this long for a scan; 0: print the new checkout and return")
 	jsonFlag(fs, &c.JSON)
 	if _, err := parseFlags(fs, args, 0, 0); err != nil {
 		return err
@@ -110,7 +112,7 @@ func (c *PayCommand) run(ctx context.Context, cfg Config) error {
 		fmt.Fprintf(c.Stderr, "order %s already has checkout %s (%s)\n", co.OrderID, co.ID, co.State)
 	}
 	if c.Wait > 0 && !co.State.Terminal() {
-		co, err = c.follow(ctx, cl, co)
+		co, err = c.follow(ctx, cl, co, cfg.Checkout.DecisionDeadline.Duration())
 		if err != nil {
 			return err
 		}
@@ -131,24 +133,37 @@ func (c *PayCommand) run(ctx context.Context, cfg Config) error {
 	return checkoutFailure(co)
 }
 
-// pollEvery is how long one GET ?wait= of pay holds: short enough to show
-// a rejected scan while the cashier is still at the register.
+// pollEvery is how long one GET ?wait= of pay holds; a change answers it
+// at once (since=).
 const pollEvery = 2 * time.Second
 
-// follow waits for co to reach a final state, printing progress to stderr.
-func (c *PayCommand) follow(ctx context.Context, cl *api.Client, co checkout.Checkout) (checkout.Checkout, error) {
+// settleGrace is how long pay keeps following a payment past the decision
+// deadline: the cancel that follows an undecided trade takes a moment.
+const settleGrace = 30 * time.Second
+
+// follow waits for co to reach a final state, printing each change to
+// stderr as soon as the daemon reports it (?wait=&since=). The wait for a
+// scan ends at --wait; once a code is scanned, the payment is followed up
+// to the decision deadline and settleGrace after it.
+func (c *PayCommand) follow(ctx context.Context, cl *api.Client, co checkout.Checkout, decision time.Duration) (checkout.Checkout, error) {
 	deadline := time.Now().Add(c.Wait)
+	extended := false
 	if co.State == checkout.AwaitingScan {
 		fmt.Fprintf(c.Stderr, "checkout %s: %s for order %s; scan the customer's payment code (waiting up to %s)\n",
 			co.ID, co.Amount, co.OrderID, c.Wait)
 	}
 	last := progress(co)
 	for !co.State.Terminal() {
+		if !extended && co.State != checkout.AwaitingScan {
+			// Scanned: the money is moving, follow it to its end.
+			extended = true
+			deadline = later(deadline, time.Now().Add(decision+settleGrace))
+		}
 		left := time.Until(deadline)
 		if left <= 0 || ctx.Err() != nil {
 			break
 		}
-		next, err := cl.GetCheckout(ctx, co.ID, min(left, pollEvery))
+		next, err := cl.WaitCheckout(ctx, co.ID, min(left, pollEvery), co.UpdatedAt)
 		if err != nil {
 			if ctx.Err() != nil {
 				break
@@ -177,6 +192,13 @@ func (c *PayCommand) follow(ctx context.Context, cl *api.Client, co checkout.Che
 	}
 	fmt.Fprintf(c.Stderr, "no payment code was scanned: checkout %s is %s\n", cancelled.ID, cancelled.State)
 	return cancelled, nil
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // progress is the line pay prints when a checkout moves on.

@@ -47,6 +47,17 @@ func mustJSON(tb testing.TB, s string, v any) {
 	}
 }
 
+// Once a code is scanned, pay follows the payment past --wait to its end:
+// a buyer who never confirms is cancelled at the decision deadline (2 s in
+// this env), and pay reports that, not "still waiting_buyer".
+func TestPayFollowsAScannedPaymentPastWait(t *testing.T) {
+	en := mustOpenAPIEnv(t)
+	code, stdout, stderr := en.run("pay", "--order", newOrder(), "--amount", "4.00", "--code", testCode(2), "--wait", "300ms")
+	if code != 1 || !regexpMatch(`state\s+cancelled`, stdout) || strings.Contains(stderr, "is still") {
+		t.Fatalf("pay of a never-confirmed payment = %d\n%s\n%s", code, stdout, stderr)
+	}
+}
+
 func TestPay(t *testing.T) {
 	en := mustOpenAPIEnv(t)
 
