@@ -84,7 +84,7 @@ func (d *daemon) run(ctx context.Context) error {
 	stopReopen := d.reopenLogsOnSignal()
 	defer stopReopen()
 
-	d.log.Info().Str("event", "started").Str("version", version).Str("config", d.cfg.Source()).
+	d.log.Info().Str("event", "started").Str("version", buildVersion()).Str("config", d.cfg.Source()).
 		Str("api", ln.Addr().String()).Str("scanner", d.cfg.Scanner.Device).
 		Str("gateway", d.gw.URL).Str("data_dir", d.cfg.Terminal.DataDir).Msg("posagent is running")
 

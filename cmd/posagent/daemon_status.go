@@ -27,7 +27,7 @@ func (d *daemon) apiHandler() (http.Handler, error) {
 		Jobs:         d.queue,
 		Users:        d.gw,
 		Status:       d.status,
-		Version:      version,
+		Version:      buildVersion(),
 		ConsultScene: d.cfg.Marketing.ConsultScene,
 		Logger:       &alog,
 		Listen:       d.cfg.API.Listen,
@@ -38,7 +38,7 @@ func (d *daemon) apiHandler() (http.Handler, error) {
 
 // status is what GET /v1/status answers and the heartbeat logs.
 func (d *daemon) status(context.Context) api.Status {
-	st := api.Status{Version: version, StartedAt: d.started}
+	st := api.Status{Version: buildVersion(), StartedAt: d.started}
 	st.Gateway.Mode, st.Gateway.URL = api.ModeLive, d.gw.URL
 	if d.sandbox != nil {
 		st.Gateway.Mode = api.ModeSandbox
