@@ -22,6 +22,7 @@ import (
 
 	"posagent/api"
 	"posagent/checkout"
+	"posagent/events"
 	"posagent/gateway"
 	"posagent/gateway/sandbox"
 	"posagent/internal/logtest"
@@ -113,6 +114,7 @@ type envOptions struct {
 	Status       func(context.Context) api.Status
 	Hosts        []string
 	CORSOrigins  []string
+	Events       *events.Broker
 }
 
 func mustOpenEnv(tb testing.TB, o envOptions) *env {
@@ -179,7 +181,7 @@ func mustOpenEnv(tb testing.TB, o envOptions) *env {
 		Token: token, Checkouts: e, Jobs: q, Users: gw,
 		Status: o.Status, Version: "test", ConsultScene: o.ConsultScene,
 		Logger: &log, AwardWait: o.AwardWait,
-		Hosts: o.Hosts, CORSOrigins: o.CORSOrigins,
+		Hosts: o.Hosts, CORSOrigins: o.CORSOrigins, Events: o.Events,
 	})
 	if err != nil {
 		tb.Fatal(err)

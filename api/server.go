@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"posagent/events"
 )
 
 // DefaultAwardWait is how long POST /v1/awards waits for its job to finish
@@ -63,6 +65,9 @@ type Config struct {
 	// against DNS rebinding from a web page opened on the till. Default
 	// none: localhost, 127.0.0.1, [::1] and Listen's host only.
 	Hosts []string
+	// Events is the change feed GET /v1/events streams. Default nil: that
+	// route answers 404.
+	Events *events.Broker
 	// CORSOrigins are the browser origins (scheme://host[:port]) allowed to
 	// call the API ([api] cors_origins). Default none.
 	CORSOrigins []string
@@ -132,6 +137,7 @@ func (s *Server) table() []route {
 		{"GET /v1/users/{user_id}/agreements", s.agreements, []string{"personal_product_code", "sign_scene", "third_party_type", "product_code"}},
 		{"GET /v1/status", s.getStatus, nil},
 		{"GET /v1/openapi.json", s.openAPI, nil},
+		{"GET /v1/events", s.streamEvents, []string{"last_event_id"}},
 		{routePublic, s.healthz, nil},
 	}
 }
