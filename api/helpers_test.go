@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	bolt "go.etcd.io/bbolt"
 
@@ -115,6 +116,7 @@ type envOptions struct {
 	Hosts        []string
 	CORSOrigins  []string
 	Events       *events.Broker
+	Metrics      bool // serve the engine's and the queue's collectors
 }
 
 func mustOpenEnv(tb testing.TB, o envOptions) *env {
@@ -177,11 +179,17 @@ func mustOpenEnv(tb testing.TB, o envOptions) *env {
 		tb.Fatal(err)
 	}
 	token := "test-token-0123456789abcdef"
+	var reg *prometheus.Registry
+	if o.Metrics {
+		reg = prometheus.NewRegistry()
+		reg.MustRegister(e.Collector(), q.Collector())
+	}
 	srv, err := api.New(api.Config{
 		Token: token, Checkouts: e, Jobs: q, Users: gw,
 		Status: o.Status, Version: "test", ConsultScene: o.ConsultScene,
 		Logger: &log, AwardWait: o.AwardWait,
 		Hosts: o.Hosts, CORSOrigins: o.CORSOrigins, Events: o.Events,
+		Metrics: gatherer(reg),
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -317,4 +325,12 @@ func newLoopbackServer(tb testing.TB, h http.Handler) *httptest.Server {
 
 func queueFilter(state, kind string, limit int) queue.Filter {
 	return queue.Filter{State: state, Kind: kind, Limit: limit}
+}
+
+// gatherer is reg as a Gatherer, nil when reg is nil (no metrics served).
+func gatherer(reg *prometheus.Registry) prometheus.Gatherer {
+	if reg == nil {
+		return nil
+	}
+	return reg
 }

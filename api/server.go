@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"posagent/events"
@@ -65,6 +66,9 @@ type Config struct {
 	// against DNS rebinding from a web page opened on the till. Default
 	// none: localhost, 127.0.0.1, [::1] and Listen's host only.
 	Hosts []string
+	// Metrics is gathered by GET /metrics (Prometheus text format). Default
+	// nil: that route answers 404.
+	Metrics prometheus.Gatherer
 	// Events is the change feed GET /v1/events streams. Default nil: that
 	// route answers 404.
 	Events *events.Broker
@@ -138,6 +142,7 @@ func (s *Server) table() []route {
 		{"GET /v1/status", s.getStatus, nil},
 		{"GET /v1/openapi.json", s.openAPI, nil},
 		{"GET /v1/events", s.streamEvents, []string{"last_event_id"}},
+		{"GET /metrics", s.metrics, nil},
 		{routePublic, s.healthz, nil},
 	}
 }
