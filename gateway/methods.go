@@ -2,14 +2,17 @@ package gateway
 
 // The methods posagent calls.
 const (
-	MethodTwoStageUse       = "alipay.user.twostage.common.use"
-	MethodTradePay          = "alipay.trade.pay"
-	MethodTradeQuery        = "alipay.trade.query"
-	MethodTradeCancel       = "alipay.trade.cancel"
-	MethodSceneConsult      = "alipay.user.scene.cooperation.consult"
-	MethodInviteAward       = "alipay.user.invite.award.receive"
-	MethodAgreementQuery    = "alipay.user.agreement.batch.query"
-	DynamicTokenOutBizNoKey = "DYNAMIC_TOKEN_OUT_BIZ_NO"
+	MethodTwoStageUse          = "alipay.user.twostage.common.use"
+	MethodTradePay             = "alipay.trade.pay"
+	MethodTradeQuery           = "alipay.trade.query"
+	MethodTradeCancel          = "alipay.trade.cancel"
+	MethodSceneConsult         = "alipay.user.scene.cooperation.consult"
+	MethodInviteAward          = "alipay.user.invite.award.receive"
+	MethodAgreementQuery       = "alipay.user.agreement.batch.query"
+	MethodTradeRefund          = "alipay.trade.refund"
+	MethodTradeRefundQuery     = "alipay.trade.fastpay.refund.query"
+	MethodBillDownloadURLQuery = "alipay.data.dataservice.bill.downloadurl.query"
+	DynamicTokenOutBizNoKey    = "DYNAMIC_TOKEN_OUT_BIZ_NO"
 )
 
 // Methods lists every method above, in the order of the docs.
