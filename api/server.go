@@ -110,8 +110,17 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// routePublic is the one route that needs no token.
+// routePublic is the health check, which needs no token.
 const routePublic = "GET /healthz"
+
+// publicRoutes need no token: the health check, and the status page's
+// login form, login and static files (the page itself asks for the token).
+var publicRoutes = map[string]bool{
+	routePublic:      true,
+	"GET /{$}":       true,
+	"POST /login":    true,
+	"GET /ui/{file}": true,
+}
 
 // route is one route of the API: its pattern, handler and the query
 // parameters it reads. Any other query parameter is refused with 400, so a
@@ -144,6 +153,10 @@ func (s *Server) table() []route {
 		{"GET /v1/events", s.streamEvents, []string{"last_event_id"}},
 		{"GET /metrics", s.metrics, nil},
 		{routePublic, s.healthz, nil},
+		{"GET /{$}", s.page, nil},
+		{"POST /login", s.login, nil},
+		{"POST /logout", s.logout, nil},
+		{"GET /ui/{file}", s.pageFile, nil},
 	}
 }
 
@@ -207,30 +220,48 @@ func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
 	writeError(w, errorf(http.StatusNotFound, "NOT_FOUND", "no route %s %s", r.Method, r.URL.Path))
 }
 
-// authenticate requires the bearer token on every route but /healthz. The
-// comparison is of SHA-256 digests in constant time, so neither the token's
-// bytes nor its length leak through timing.
+// authenticate requires the bearer token, or the status page's session
+// cookie, on every route but the public ones. A request authenticated by
+// the cookie that changes anything must also carry the session's CSRF
+// token (403 otherwise). The comparison of tokens is of SHA-256 digests in
+// constant time, so neither the token's bytes nor its length leak through
+// timing.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, pattern := s.mux.Handler(r); pattern == routePublic {
+		if _, pattern := s.mux.Handler(r); publicRoutes[pattern] {
 			next.ServeHTTP(w, r)
 			return
 		}
 		h := r.Header.Get("Authorization")
+		if h == "" {
+			if sess := s.session(r); sess != "" {
+				if !safeMethod(r.Method) && !s.validCSRF(r, sess) {
+					writeError(w, errorf(http.StatusForbidden, "CSRF", "the page's CSRF token is missing or wrong; reload the page"))
+					return
+				}
+				next.ServeHTTP(w, r)
+				return
+			}
+		}
 		scheme, tok, ok := strings.Cut(h, " ")
 		if h == "" || !ok || !strings.EqualFold(scheme, "Bearer") {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="posagent"`)
 			writeError(w, errorf(http.StatusUnauthorized, "UNAUTHORIZED", "send Authorization: Bearer <token>, with the token from api.token_file"))
 			return
 		}
-		sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
-		if subtle.ConstantTimeCompare(sum[:], s.token[:]) != 1 {
+		if !s.validToken(tok) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="posagent", error="invalid_token"`)
 			writeError(w, errorf(http.StatusUnauthorized, "UNAUTHORIZED", "the bearer token is wrong; use the token from api.token_file"))
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// validToken compares tok with the API token in constant time.
+func (s *Server) validToken(tok string) bool {
+	sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
+	return subtle.ConstantTimeCompare(sum[:], s.token[:]) == 1
 }
 
 // recoverPanics turns a panic in a handler into a 500 (when nothing was

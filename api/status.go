@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -90,29 +91,38 @@ func TimeOrNil(t time.Time) *time.Time {
 }
 
 func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) {
+	st, err := s.status(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+// status is GET /v1/status's body: the daemon's (Config.Status), with the
+// queue depth and checkout counts filled in when the daemon left them nil.
+func (s *Server) status(ctx context.Context) (Status, error) {
 	var st Status
 	if s.cfg.Status != nil {
-		st = s.cfg.Status(r.Context())
+		st = s.cfg.Status(ctx)
 	} else {
 		st.Version = s.cfg.Version
 	}
 	if st.Queue == nil {
 		qs, err := s.cfg.Jobs.Stats()
 		if err != nil {
-			s.fail(w, r, err)
-			return
+			return st, err
 		}
 		st.Queue = &QueueStatus{Pending: qs.Pending, Dead: qs.Dead, Failed: qs.Failed}
 	}
 	if st.Checkouts == nil {
 		n, err := s.cfg.Checkouts.CountByState()
 		if err != nil {
-			s.fail(w, r, err)
-			return
+			return st, err
 		}
 		st.Checkouts = CheckoutCounts(n)
 	}
-	writeJSON(w, http.StatusOK, st)
+	return st, nil
 }
 
 // CheckoutCounts turns CountByState's map into Status.Checkouts: every state

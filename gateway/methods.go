@@ -19,4 +19,5 @@ const (
 var Methods = []string{
 	MethodTwoStageUse, MethodTradePay, MethodTradeQuery, MethodTradeCancel,
 	MethodSceneConsult, MethodInviteAward, MethodAgreementQuery,
+	MethodTradeRefund, MethodTradeRefundQuery,
 }

@@ -173,7 +173,7 @@ func TestFaultsEndpoint(t *testing.T) {
 		`{"latency":"soon"}`,
 		`{"latency":"-1s"}`,
 		`{"latency":"1h"}`,
-		`{"methods":["alipay.trade.refund"]}`,
+		`{"methods":["alipay.trade.close"]}`,
 		`{"drop_after_comit":0.5}`,
 		`not json`,
 	} {

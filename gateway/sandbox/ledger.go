@@ -23,10 +23,26 @@ type Trade struct {
 	TradeNo     string         `json:"trade_no"`
 	Status      string         `json:"status"` // WAIT_BUYER_PAY, TRADE_SUCCESS or TRADE_CLOSED
 	TotalAmount gateway.Amount `json:"total_amount"`
-	Refunded    bool           `json:"refunded"`
-	SenceNo     string         `json:"sence_no"` // the decode's sence_no bound to the code, if any
-	BuyerUserID string         `json:"buyer_user_id"`
-	CreatedAt   time.Time      `json:"created_at"` // sandbox clock, Asia/Shanghai
+	// Refunded is true once the whole amount went back (a cancel with
+	// action refund, or refunds that add up to the total).
+	Refunded bool `json:"refunded"`
+	// RefundedAmount is the sum of the trade's refunds (the whole amount
+	// after a cancel with action refund).
+	RefundedAmount gateway.Amount `json:"refunded_amount"`
+	// Refunds are the trade.refund refunds made, in order; never null.
+	Refunds     []Refund  `json:"refunds"`
+	SenceNo     string    `json:"sence_no"` // the decode's sence_no bound to the code, if any
+	BuyerUserID string    `json:"buyer_user_id"`
+	TerminalID  string    `json:"terminal_id,omitempty"` // the pay's terminal_id, if any
+	CreatedAt   time.Time `json:"created_at"`            // sandbox clock, Asia/Shanghai
+}
+
+// Refund is one refund of a trade, as GET /sandbox/trades shows it.
+type Refund struct {
+	OutRequestNo string         `json:"out_request_no"`
+	Amount       gateway.Amount `json:"amount"`
+	Reason       string         `json:"reason,omitempty"`
+	RefundedAt   time.Time      `json:"refunded_at"` // sandbox clock, Asia/Shanghai
 }
 
 // trade is the sandbox's record of a trade.
@@ -47,6 +63,25 @@ type trade struct {
 	cancelledAt   time.Time
 	cancelRetried bool // scCancelRetry: the retry_flag=Y answer was given
 	refunded      bool
+
+	subject    string
+	terminalID string
+	operatorID string
+	storeID    string
+
+	refunds        []*refund          // trade.refund refunds, in order
+	byRequest      map[string]*refund // by out_request_no
+	refundedAmount gateway.Amount     // sum of refunds (not of a cancel)
+	refundCalls    int                // trade.refund calls refused by a test code
+	refundLost     map[string]bool    // scRefundUnknownNone: out_request_nos answered 20000 once
+}
+
+// refund is one refund the sandbox made.
+type refund struct {
+	outRequestNo string
+	amount       gateway.Amount
+	reason       string
+	at           time.Time
 }
 
 // code is what the sandbox knows of one payment code.
@@ -126,15 +161,31 @@ func (l *ledger) snapshot() []Trade {
 	defer l.mu.Unlock()
 	out := make([]Trade, 0, len(l.trades))
 	for _, t := range l.trades {
+		refunds := make([]Refund, 0, len(t.refunds))
+		for _, r := range t.refunds {
+			refunds = append(refunds, Refund{
+				OutRequestNo: r.outRequestNo,
+				Amount:       r.amount,
+				Reason:       r.reason,
+				RefundedAt:   r.at.In(gateway.Shanghai),
+			})
+		}
+		refunded := t.refundedAmount
+		if t.cancelAction == gateway.CancelRefund {
+			refunded = t.amount
+		}
 		out = append(out, Trade{
-			OutTradeNo:  t.outTradeNo,
-			TradeNo:     t.tradeNo,
-			Status:      t.status,
-			TotalAmount: t.amount,
-			Refunded:    t.refunded,
-			SenceNo:     t.senceNo,
-			BuyerUserID: t.buyerUserID,
-			CreatedAt:   t.created.In(gateway.Shanghai),
+			OutTradeNo:     t.outTradeNo,
+			TradeNo:        t.tradeNo,
+			Status:         t.status,
+			TotalAmount:    t.amount,
+			Refunded:       t.refunded,
+			RefundedAmount: refunded,
+			Refunds:        refunds,
+			SenceNo:        t.senceNo,
+			BuyerUserID:    t.buyerUserID,
+			TerminalID:     t.terminalID,
+			CreatedAt:      t.created.In(gateway.Shanghai),
 		})
 	}
 	return out

@@ -2,6 +2,7 @@ package sandbox_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -58,8 +59,10 @@ func TestTradesEndpoint(t *testing.T) {
 			t.Errorf("%s = %#v, want %#v", k, first[k], v)
 		}
 	}
-	if len(first) != 8 {
-		t.Errorf("fields %v, want exactly the eight of SPEC §3", first)
+	// The eight of SPEC §3, and refunded_amount and refunds of §11 (a cancel
+	// refunds the whole amount; it is not a trade.refund refund).
+	if len(first) != 10 || first["refunded_amount"] != "25.00" || fmt.Sprint(first["refunds"]) != "[]" {
+		t.Errorf("fields %v, want exactly the eight of SPEC §3 and the two of §11", first)
 	}
 	if tn, _ := first["trade_no"].(string); len(tn) != 28 {
 		t.Errorf("trade_no %v", first["trade_no"])

@@ -97,7 +97,8 @@ func TestTestCodeOf(t *testing.T) {
 		"289999999901234567":       {sc: scWaitThenPaid, n: 2},
 		"2899999999123000":         {sc: scFrozen, n: 3},
 		"289999999917912345678901": {sc: scPayUnknownNotFound, n: 9},
-		"289999999918012345":       {}, // unlisted
+		"289999999918212345":       {sc: scRefundBalance, n: 2},
+		"289999999999012345":       {}, // unlisted
 		"289999999801234567":       {}, // not the marker
 		"281234567890123456":       {},
 		"2899999999":               {},

@@ -41,13 +41,15 @@ type Sandbox struct {
 type handlerFunc func(s *Sandbox, req *request, now time.Time) any
 
 var handlers = map[string]handlerFunc{
-	gateway.MethodTwoStageUse:    (*Sandbox).twoStageUse,
-	gateway.MethodTradePay:       (*Sandbox).tradePay,
-	gateway.MethodTradeQuery:     (*Sandbox).tradeQuery,
-	gateway.MethodTradeCancel:    (*Sandbox).tradeCancel,
-	gateway.MethodSceneConsult:   (*Sandbox).sceneConsult,
-	gateway.MethodInviteAward:    (*Sandbox).inviteAward,
-	gateway.MethodAgreementQuery: (*Sandbox).agreementQuery,
+	gateway.MethodTwoStageUse:      (*Sandbox).twoStageUse,
+	gateway.MethodTradePay:         (*Sandbox).tradePay,
+	gateway.MethodTradeQuery:       (*Sandbox).tradeQuery,
+	gateway.MethodTradeCancel:      (*Sandbox).tradeCancel,
+	gateway.MethodSceneConsult:     (*Sandbox).sceneConsult,
+	gateway.MethodInviteAward:      (*Sandbox).inviteAward,
+	gateway.MethodAgreementQuery:   (*Sandbox).agreementQuery,
+	gateway.MethodTradeRefund:      (*Sandbox).tradeRefund,
+	gateway.MethodTradeRefundQuery: (*Sandbox).tradeRefundQuery,
 }
 
 // New makes a sandbox: it loads the keys from cfg.Dir, generating them the
@@ -198,6 +200,12 @@ func replyCodes(resp any) (code, sub string) {
 	case gateway.AwardResponse:
 		c = v.Common
 	case gateway.AgreementQueryResponse:
+		c = v.Common
+	case gateway.TradeRefundResponse:
+		c = v.Common
+	case gateway.TradeRefundQueryResponse:
+		c = v.Common
+	case gateway.BillDownloadURLQueryResponse:
 		c = v.Common
 	}
 	return c.Code, c.SubCode

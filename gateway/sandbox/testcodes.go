@@ -36,6 +36,11 @@ const (
 	scCancelTimeOut      scenario = 15 // 15: 10003 (N as 01); cancel ACQ.TRADE_CANCEL_TIME_OUT
 	scPayUnknownPaid     scenario = 16 // 16: pay commits (paid) but answers 20000 ACQ.SYSTEM_ERROR
 	scPayUnknownNotFound scenario = 17 // 17: pay answers 20000 ACQ.SYSTEM_ERROR, no trade
+	scRefundBalance      scenario = 18 // 18: pay works; refund ACQ.SELLER_BALANCE_NOT_ENOUGH (the first N refund calls; 0: every one)
+	scRefundNotAllowed   scenario = 19 // 19: pay works; refund ACQ.TRADE_NOT_ALLOW_REFUND, every time
+	scRefundUnknownDone  scenario = 20 // 20: pay works; a new refund commits but answers 20000 ACQ.SYSTEM_ERROR
+	scRefundUnknownNone  scenario = 21 // 21: pay works; a new refund first answers 20000 ACQ.SYSTEM_ERROR with no effect
+	scLast                        = scRefundUnknownNone
 )
 
 // testCode is the scenario of a code and its parameter N.
@@ -57,7 +62,7 @@ func testCodeOf(code string) testCode {
 		}
 	}
 	sc := scenario(int(code[m]-'0')*10 + int(code[m+1]-'0'))
-	if sc > scPayUnknownNotFound {
+	if sc > scLast {
 		return testCode{}
 	}
 	return testCode{sc: sc, n: int(code[m+2] - '0')}

@@ -131,6 +131,10 @@ func (s *Sandbox) tradePay(req *request, now time.Time) any {
 		tc:          tc,
 		created:     now,
 		paidAt:      now,
+		subject:     p.Subject,
+		terminalID:  p.TerminalID,
+		operatorID:  p.OperatorID,
+		storeID:     p.StoreID,
 	}
 	if tc.waits() {
 		t.status, t.paidAt = statusWait, time.Time{}

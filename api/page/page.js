@@ -1,0 +1,112 @@
+// posagent status page: live updates from GET /v1/events (the session
+// cookie authenticates it) and the page's few actions, each sent with the
+// CSRF token. Data is only ever set as text, never as HTML.
+"use strict";
+(function () {
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const live = document.getElementById("live");
+
+  function cell(text, cls) {
+    const td = document.createElement("td");
+    td.textContent = text == null ? "" : String(text);
+    if (cls) td.className = cls;
+    return td;
+  }
+  function time(s) {
+    const d = new Date(s);
+    return isNaN(d) ? "" : d.toLocaleTimeString([], { hour12: false });
+  }
+  function terminal(st) {
+    return ["paid", "failed", "cancelled", "needs_attention"].includes(st);
+  }
+
+  function showCheckout(c) {
+    const rows = document.getElementById("checkouts");
+    let tr = rows.querySelector('tr[data-id="' + CSS.escape(c.id) + '"]');
+    if (!tr) {
+      tr = document.createElement("tr");
+      tr.dataset.id = c.id;
+      rows.prepend(tr);
+      while (rows.children.length > 20) rows.lastElementChild.remove();
+    }
+    tr.className = c.state;
+    tr.replaceChildren(cell(time(c.updated_at)), cell(c.order_id), cell(c.amount), cell(c.paid_amount), cell(c.state, "state"));
+
+    const active = document.getElementById("active");
+    let div = active.querySelector('div[data-id="' + CSS.escape(c.id) + '"]');
+    if (terminal(c.state)) {
+      if (div) div.remove();
+    } else {
+      if (!div) {
+        div = document.createElement("div");
+        div.className = "active";
+        div.dataset.id = c.id;
+        active.prepend(div);
+      }
+      const st = document.createElement("strong");
+      st.className = "state";
+      st.textContent = c.state;
+      const rest = document.createElement("span");
+      rest.textContent = " " + c.amount + " order " + c.order_id + (c.error ? " — " + c.error.message : "");
+      div.replaceChildren(st, rest);
+    }
+    const idle = active.querySelector(".idle");
+    if (idle) idle.hidden = active.querySelector("div.active") !== null;
+  }
+
+  function showJob(j) {
+    const rows = document.getElementById("job-rows");
+    let tr = rows.querySelector('tr[data-id="' + j.id + '"]');
+    const waiting = j.state === "dead" || j.state === "failed";
+    if (!waiting) {
+      if (tr) tr.querySelector(".state").textContent = j.state;
+      return;
+    }
+    if (!tr) {
+      tr = document.createElement("tr");
+      tr.dataset.id = j.id;
+      rows.prepend(tr);
+    }
+    const b = document.createElement("button");
+    b.className = "retry";
+    b.dataset.id = j.id;
+    b.textContent = "Retry";
+    const td = document.createElement("td");
+    td.append(b);
+    tr.replaceChildren(cell(j.id), cell(j.kind), cell(j.state, "state"), cell(j.last_error), td);
+  }
+
+  async function post(path) {
+    const res = await fetch(path, { method: "POST", headers: { "X-CSRF-Token": csrf }, credentials: "same-origin" });
+    let body = {};
+    try { body = await res.json(); } catch (e) { /* not JSON */ }
+    if (!res.ok) throw new Error(body.error ? body.error.code + ": " + body.error.message : res.status + " " + res.statusText);
+    return body;
+  }
+
+  document.addEventListener("click", async (ev) => {
+    const b = ev.target.closest("button.retry");
+    if (!b) return;
+    const out = document.getElementById("action-result");
+    b.disabled = true;
+    try {
+      const j = await post("/v1/jobs/" + encodeURIComponent(b.dataset.id) + "/retry");
+      out.textContent = "Job " + j.id + " is " + j.state + ".";
+      showJob(j);
+    } catch (e) {
+      out.textContent = "Retry failed: " + e.message;
+    } finally {
+      b.disabled = false;
+    }
+  });
+
+  function connect() {
+    const es = new EventSource("/v1/events");
+    es.onopen = () => { live.textContent = "live"; live.className = "badge live"; };
+    es.onerror = () => { live.textContent = "reconnecting…"; live.className = "badge"; };
+    es.addEventListener("checkout", (e) => showCheckout(JSON.parse(e.data)));
+    es.addEventListener("job", (e) => showJob(JSON.parse(e.data)));
+    es.addEventListener("reset", () => location.reload());
+  }
+  connect();
+})();
