@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+	bolt "go.etcd.io/bbolt"
 
 	"posagent/events"
 )
@@ -39,6 +40,9 @@ type Config struct {
 	// Users calls the gateway's user methods (consult, agreements).
 	// Required.
 	Users UserAPIs
+	// DB is the database GET /v1/backup copies. Default nil: that route
+	// answers 404.
+	DB *bolt.DB
 	// Status fills GET /v1/status. Default: only Version, the queue depth
 	// and the checkout counts.
 	Status func(ctx context.Context) Status
@@ -149,6 +153,7 @@ func (s *Server) table() []route {
 		{"POST /v1/awards", s.award, nil},
 		{"GET /v1/users/{user_id}/agreements", s.agreements, []string{"personal_product_code", "sign_scene", "third_party_type", "product_code"}},
 		{"GET /v1/status", s.getStatus, nil},
+		{"GET /v1/backup", s.backup, nil},
 		{"GET /v1/openapi.json", s.openAPI, nil},
 		{"GET /v1/events", s.streamEvents, []string{"last_event_id"}},
 		{"GET /metrics", s.metrics, nil},

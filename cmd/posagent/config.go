@@ -43,6 +43,7 @@ const (
 // against the folder of the config file.
 type Config struct {
 	Terminal  TerminalConfig  `toml:"terminal"`
+	Data      DataConfig      `toml:"data"`
 	Alipay    AlipayConfig    `toml:"alipay"`
 	Scanner   ScannerConfig   `toml:"scanner"`
 	Checkout  CheckoutConfig  `toml:"checkout"`
@@ -79,6 +80,15 @@ type TerminalConfig struct {
 	// DataDir holds the bbolt file posagent.db. Default "data" (relative to
 	// the config file's folder); created if missing.
 	DataDir string `toml:"data_dir"`
+}
+
+// DataConfig is [data]: how long the journal keeps finished work.
+type DataConfig struct {
+	// Retention: terminal checkouts, refunds and done jobs older than this
+	// are to be pruned (not wired yet: the key is checked, nothing is
+	// deleted). Default 9600h (400 days); must be >= 24h, so a day's
+	// takings can always be reconciled.
+	Retention Duration `toml:"retention"`
 }
 
 // AlipayConfig is [alipay]: the gateway and the merchant's credentials.
@@ -200,6 +210,7 @@ func DefaultConfig() Config {
 			TerminalID: "T01",
 			DataDir:    "data",
 		},
+		Data: DataConfig{Retention: Duration(9600 * time.Hour)},
 		Alipay: AlipayConfig{
 			Gateway:  GatewaySandbox,
 			SignType: SignTypeRSA2,

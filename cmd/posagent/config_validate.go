@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Length limits of the id keys. terminal_id goes into every out_trade_no (≤64)
@@ -37,6 +38,9 @@ func (c *Config) Validate() error {
 		v.id("terminal.terminal_id", t.TerminalID, maxTerminalIDLen)
 	}
 	v.required("terminal.data_dir", t.DataDir)
+	if c.Data.Retention < Duration(24*time.Hour) {
+		v.fail("data.retention", fmt.Sprintf("must be at least 24h (a day's takings are reconciled the next day), not %s", c.Data.Retention))
+	}
 
 	a := c.Alipay
 	if !a.Sandbox() {

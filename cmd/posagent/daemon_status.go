@@ -26,6 +26,7 @@ func (d *daemon) apiHandler() (http.Handler, error) {
 		Checkouts:    d.engine,
 		Jobs:         d.queue,
 		Users:        d.gw,
+		DB:           d.db,
 		Status:       d.status,
 		Version:      buildVersion(),
 		ConsultScene: d.cfg.Marketing.ConsultScene,

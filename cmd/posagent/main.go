@@ -118,6 +118,10 @@ func command(verb string, s Streams) Command {
 		return &AgreementsCommand{Streams: s}
 	case "version":
 		return &VersionCommand{Streams: s}
+	case "backup":
+		return &BackupCommand{Streams: s}
+	case "compact":
+		return &CompactCommand{Streams: s}
 	case "service":
 		return &ServiceCommand{Streams: s}
 	}
@@ -171,6 +175,8 @@ Setup:
   keygen       write a new RSA key pair for the Alipay app
   service      install or manage the Windows service
   version      print the version
+  backup       copy the database while the daemon runs
+  compact      rewrite the database smaller (daemon stopped)
 
 Operator verbs (talk to a running daemon through its local API):
   pay          charge an order and wait for the outcome
