@@ -217,6 +217,9 @@ type Stats struct {
 	Dead int `json:"dead"`
 	// Failed jobs: failed permanently, waiting for a person.
 	Failed int `json:"failed"`
+	// Overdue jobs: pending jobs that move money (MovesMoney) past MaxAge,
+	// still running every MaxBackoff; also counted in Pending.
+	Overdue int `json:"overdue"`
 }
 
 // Depth returns the number of pending and dead jobs, from the indexes.
@@ -225,9 +228,10 @@ func (q *Queue) Depth() (pending, dead int, err error) {
 	return s.Pending, s.Dead, err
 }
 
-// Stats counts pending, dead and failed jobs, from the indexes.
+// Stats counts pending, dead, failed and overdue jobs, from the indexes.
 func (q *Queue) Stats() (Stats, error) {
 	var s Stats
+	now := q.clk.Now()
 	err := q.db.View(func(tx *bolt.Tx) error {
 		b, err := open(tx)
 		if err != nil {
@@ -236,6 +240,17 @@ func (q *Queue) Stats() (Stats, error) {
 		c := b.due.Cursor()
 		for k, _ := c.First(); k != nil; k, _ = c.Next() {
 			s.Pending++
+		}
+		for _, kind := range moneyKinds {
+			for k, v := c.Seek(kindPrefix(kind)); k != nil; k, v = c.Next() {
+				e, ok := parseDue(k, v)
+				if !ok || e.kind != kind {
+					break
+				}
+				if q.aged(e.ageBase, now) {
+					s.Overdue++
+				}
+			}
 		}
 		c = b.stuck.Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {

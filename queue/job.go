@@ -14,7 +14,27 @@ const (
 	KindTradeReconcile = "trade_reconcile"
 	KindCouponReport   = "coupon_report"
 	KindAwardReceive   = "award_receive"
+	// KindTradeRefund resends or queries an alipay.trade.refund (SPEC §11).
+	KindTradeRefund = "trade_refund"
+	// KindReconcile settles the day's takings against the gateway (SPEC §12).
+	KindReconcile = "reconcile"
 )
+
+// MovesMoney reports whether jobs of kind move money back or settle a
+// trade: trade_cancel, trade_refund and reconcile. Such a job is never
+// dead-lettered: past MaxAge it is overdue — it keeps running every
+// MaxBackoff, is logged at error level once an hour (job_overdue) and
+// counted in Stats.Overdue — until its handler succeeds or fails for good.
+func MovesMoney(kind string) bool {
+	switch kind {
+	case KindTradeCancel, KindTradeRefund, KindReconcile:
+		return true
+	}
+	return false
+}
+
+// moneyKinds are the kinds MovesMoney holds for, sorted.
+var moneyKinds = []string{KindReconcile, KindTradeCancel, KindTradeRefund}
 
 // Job states.
 const (
@@ -49,7 +69,9 @@ type Job struct {
 	// not counted.
 	Attempts int `json:"attempts"`
 	// NextRun is when a pending job runs next; for other states, when it was
-	// last scheduled.
+	// last scheduled. For a job in backoff, NextRun − UpdatedAt is the delay
+	// chosen after its failed attempt: a restart caps a NextRun that the
+	// wall clock, set back while the daemon was down, moved further away.
 	NextRun time.Time `json:"next_run"`
 	// LastError is the error of the latest failed attempt ("" once done).
 	LastError string `json:"last_error,omitempty"`
@@ -62,6 +84,10 @@ type Job struct {
 	// RetriedAt is when a person last called Retry on the job (zero if
 	// never). MaxAge counts from the later of CreatedAt and RetriedAt, so a
 	// job retried by hand gets a full MaxAge again.
+	//
+	// Every time here is read from the queue's steady clock (the wall
+	// time when the queue opened plus the monotonic time since), so a
+	// wall-clock step while the daemon runs moves no schedule.
 	RetriedAt time.Time `json:"retried_at,omitzero"`
 }
 

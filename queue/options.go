@@ -1,7 +1,6 @@
 package queue
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -27,15 +26,20 @@ const (
 // Options configure a Queue. The zero value of every field means its
 // default.
 type Options struct {
-	// Clock is the time source for every schedule decision. Default the
-	// wall clock (clock.Real).
+	// Clock is the time source. Every schedule decision (next run,
+	// backoff, age, overdue) and every time the queue stores is read from
+	// clock.Steady(Clock), so a wall-clock step while the process runs
+	// moves none of them. Default the wall clock (clock.Real).
 	Clock clock.Clock
 	// Logger receives one line per job outcome and per remote state change
 	// (field "event"). Default: no logging.
 	Logger *zerolog.Logger
 	// MaxAge: a job whose latest attempt failed once it is this old (since
-	// creation, or since a person last retried it) is dead-lettered.
-	// Default 72 h ([queue] max_age).
+	// creation, or since a person last retried it) is dead-lettered —
+	// unless it moves money (MovesMoney): then it is overdue and keeps
+	// running every MaxBackoff. Age is elapsed time, measured
+	// monotonically while the process runs. Default 72 h ([queue]
+	// max_age).
 	MaxAge time.Duration
 	// BaseBackoff is the delay after the first failed attempt; it doubles
 	// per attempt, with jitter (see Backoff). Default 1 s.
@@ -45,14 +49,23 @@ type Options struct {
 	// Concurrency is how many handlers run at once, all kinds together.
 	// Default 4.
 	Concurrency int
-	// ProbeInterval is how often an offline remote is probed. Default 5 s;
-	// at most MaxProbeInterval (10 s).
+	// Gateway tells the queue whether the Alipay gateway can be reached:
+	// the daemon passes a *probe.Probe whose Check is a signed harmless
+	// call (probe.GatewayCheck). A job that finds the gateway unreachable
+	// reports it there (Unreachable); while it is offline the gateway's
+	// jobs wait, and they start the moment it is back (Changed). A job's
+	// answer, whatever it is, never makes the gateway offline. When nil,
+	// each job that finds the gateway unreachable just waits ProbeInterval
+	// and tries again, not counted.
+	Gateway Prober
+	// Report is Gateway for RemoteReport, the merchant backend at
+	// [coupons] report_url (a *probe.Probe with probe.HTTPCheck).
+	Report Prober
+	// ProbeInterval is how long a job that found its remote unreachable is
+	// held back before it may run again (not counted), so a remote that
+	// keeps failing costs one call per job per interval. Default 5 s; at
+	// most MaxProbeInterval (10 s).
 	ProbeInterval time.Duration
-	// Probe, when set, probes the gateway remote while it is offline: it
-	// returns nil, or an error that is not offline (IsOffline false), when
-	// the gateway answered. When nil, the earliest due gateway job is run
-	// as the probe. Other remotes are always probed with a due job.
-	Probe func(ctx context.Context) error
 	// JobTimeout bounds one handler call (its ctx deadline). Default 2 min.
 	JobTimeout time.Duration
 	// Rand returns a number in [0, 1) for the backoff jitter; it is called

@@ -2,6 +2,7 @@ package queue_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"posagent/clock"
+	"posagent/probe"
 	"posagent/queue"
 )
 
@@ -26,13 +28,37 @@ func (f *fakeRemote) handler(_ context.Context, j queue.Job) (any, error) {
 	return map[string]string{"key": j.Key}, nil
 }
 
+// startProbe returns a probe of a remote that is down while down is set,
+// counting its checks, run until cleanup.
+func startProbe(tb testing.TB, clk clock.Clock, interval time.Duration, down *atomic.Bool, checks *atomic.Int32) *probe.Probe {
+	tb.Helper()
+	p, err := probe.New(probe.Options{Name: queue.RemoteGateway, Clock: clk, Interval: interval,
+		Check: func(context.Context) error {
+			checks.Add(1)
+			if down.Load() {
+				return fmt.Errorf("%w: dial tcp 127.0.0.1:9: connection refused", queue.ErrOffline)
+			}
+			return nil
+		}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); p.Run(ctx) }()
+	tb.Cleanup(func() { cancel(); <-done })
+	return p
+}
+
 func TestOutage48hBurnsNoAttempts(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		clk := clock.NewFake(t0)
-		const probe = 5 * time.Second
-		q, lb := MustOpenQueue(t, MustOpenDB(t), queue.Options{Clock: clk, Rand: half, MaxAge: 72 * time.Hour, ProbeInterval: probe})
+		const interval = 5 * time.Second
 		gw := &fakeRemote{}
 		gw.down.Store(true)
+		var checks atomic.Int32
+		p := startProbe(t, clk, interval, &gw.down, &checks)
+		q, lb := MustOpenQueue(t, MustOpenDB(t), queue.Options{Clock: clk, Rand: half, MaxAge: 72 * time.Hour, ProbeInterval: interval, Gateway: p})
 		q.Handle(queue.KindAwardReceive, gw.handler)
 		var reports atomic.Int32
 		q.Handle(queue.KindCouponReport, func(context.Context, queue.Job) (any, error) {
@@ -45,22 +71,22 @@ func TestOutage48hBurnsNoAttempts(t *testing.T) {
 		}
 		startRun(t, q)
 		synctest.Wait()
-		// The first wave (Concurrency 4) finds the gateway down; then nothing
-		// runs but one probe per interval.
-		if n := gw.calls.Load(); n != 4 || q.Online() {
-			t.Fatalf("%d calls, online %v; want 4 calls and offline", n, q.Online())
+		// The first wave (Concurrency 4) finds the gateway down; it is checked
+		// at once, then nothing runs but one check per interval.
+		if n, c := gw.calls.Load(), checks.Load(); n != 4 || c != 1 || q.Online() || p.Online() {
+			t.Fatalf("%d calls, %d checks, online %v; want 4 calls, 1 check and offline", n, c, q.Online())
 		}
 		if off := lb.Events("queue_offline"); len(off) != 1 || off[0]["remote"] != queue.RemoteGateway || off[0]["level"] != "warn" {
 			t.Fatalf("queue_offline log = %v", off)
 		}
 		for i := 1; i <= 10; i++ {
-			advance(clk, probe-time.Millisecond)
-			if n := gw.calls.Load(); n != int32(3+i) {
-				t.Fatalf("probe %d early: %d calls", i, n)
+			advance(clk, interval-time.Millisecond)
+			if c := checks.Load(); c != int32(i) {
+				t.Fatalf("check %d early: %d checks", i, c)
 			}
 			advance(clk, time.Millisecond)
-			if n := gw.calls.Load(); n != int32(4+i) {
-				t.Fatalf("after probe interval %d: %d calls, want %d", i, n, 4+i)
+			if c := checks.Load(); c != int32(1+i) {
+				t.Fatalf("after check interval %d: %d checks, want %d", i, c, 1+i)
 			}
 		}
 		// The merchant backend is another remote: reports do not wait.
@@ -72,11 +98,14 @@ func TestOutage48hBurnsNoAttempts(t *testing.T) {
 
 		// 48 hours down, in 10-minute steps.
 		for clk.Now().Sub(t0) < 48*time.Hour {
-			before := gw.calls.Load()
+			before := checks.Load()
 			advance(clk, 10*time.Minute)
-			if d := gw.calls.Load() - before; d != 1 {
-				t.Fatalf("at %s: %d calls in one step, want 1 probe", clk.Now().Sub(t0), d)
+			if d := checks.Load() - before; d != 1 {
+				t.Fatalf("at %s: %d checks in one step, want 1", clk.Now().Sub(t0), d)
 			}
+		}
+		if n := gw.calls.Load(); n != 4 {
+			t.Fatalf("%d job attempts while the gateway was down; only the first wave may run", n)
 		}
 		for _, id := range ids {
 			if j := mustGet(t, q, id); j.State != queue.StatePending || j.Attempts != 0 {
@@ -86,14 +115,14 @@ func TestOutage48hBurnsNoAttempts(t *testing.T) {
 		if _, dead, _ := q.Depth(); dead != 0 || len(lb.Events("job_dead")) != 0 {
 			t.Fatalf("%d dead after 48 h (MaxAge 72 h)", dead)
 		}
-		if st := q.Remotes(); len(st) != 2 || st[0].Name != queue.RemoteGateway || st[0].Online || st[1].Online != true {
+		if st := q.Remotes(); len(st) != 2 || st[0].Name != queue.RemoteGateway || st[0].Online || st[0].Since.IsZero() || st[1].Online != true {
 			t.Fatalf("Remotes = %+v", st)
 		}
 
-		// The gateway returns: the next probe succeeds and everything drains
-		// within that same probe interval.
+		// The gateway returns: the next check gets an answer and everything
+		// drains at once.
 		gw.down.Store(false)
-		advance(clk, probe)
+		advance(clk, interval)
 		for _, id := range ids {
 			if j := mustGet(t, q, id); j.State != queue.StateDone || j.Attempts != 1 || j.LastError != "" {
 				t.Fatalf("after the outage: %+v", j)
@@ -105,28 +134,34 @@ func TestOutage48hBurnsNoAttempts(t *testing.T) {
 	})
 }
 
-func TestOutageBeyondMaxAgeDeadLetters(t *testing.T) {
+// A remote offline for longer than MaxAge: its jobs wait, not counted and
+// not dead-lettered (no attempt failed); a money-moving job among them is
+// overdue and logged hourly. When the remote is back they run: a success
+// is done, a failure past MaxAge is dead-lettered then.
+func TestOutageBeyondMaxAge(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		clk := clock.NewFake(t0)
-		const probe = 10 * time.Second
+		const interval = 10 * time.Second
 		gw := &fakeRemote{}
 		gw.down.Store(true)
-		var probes atomic.Int32
+		var checks atomic.Int32
+		p := startProbe(t, clk, interval, &gw.down, &checks)
 		q, lb := MustOpenQueue(t, MustOpenDB(t), queue.Options{
-			Clock: clk, Rand: half, MaxAge: 72 * time.Hour, ProbeInterval: probe,
-			Probe: func(context.Context) error {
-				probes.Add(1)
-				if gw.down.Load() {
-					return queue.ErrOffline
-				}
-				return nil
-			},
+			Clock: clk, Rand: half, MaxAge: 72 * time.Hour, ProbeInterval: interval, Gateway: p,
 		})
-		q.Handle(queue.KindAwardReceive, gw.handler)
+		q.Handle(queue.KindAwardReceive, func(ctx context.Context, j queue.Job) (any, error) {
+			if j.Key == "broken" && !gw.down.Load() {
+				return nil, errors.New("SYSTEM_ERROR")
+			}
+			return gw.handler(ctx, j)
+		})
+		q.Handle(queue.KindTradeCancel, gw.handler)
 		var old []uint64
 		for i := 0; i < 6; i++ {
 			old = append(old, mustEnqueue(t, q, queue.KindAwardReceive, fmt.Sprintf("old%d", i), nil).ID)
 		}
+		broken := mustEnqueue(t, q, queue.KindAwardReceive, "broken", nil)
+		cancel := mustEnqueue(t, q, queue.KindTradeCancel, "T1", nil)
 		startRun(t, q)
 		synctest.Wait()
 		var young queue.Job
@@ -134,52 +169,38 @@ func TestOutageBeyondMaxAgeDeadLetters(t *testing.T) {
 			if clk.Now().Sub(t0) == 60*time.Hour {
 				young = mustEnqueue(t, q, queue.KindAwardReceive, "young", nil)
 			}
-			before := probes.Load()
+			before := checks.Load()
 			advance(clk, 10*time.Minute)
-			if probes.Load() != before+1 {
-				t.Fatalf("at %s: %d probes in a step", clk.Now().Sub(t0), probes.Load()-before)
-			}
-			if clk.Now().Sub(t0) < 72*time.Hour {
-				if _, dead, _ := q.Depth(); dead != 0 {
-					t.Fatalf("dead-lettered at %s, before MaxAge", clk.Now().Sub(t0))
-				}
+			if checks.Load() != before+1 {
+				t.Fatalf("at %s: %d checks in a step", clk.Now().Sub(t0), checks.Load()-before)
 			}
 		}
 		if n := gw.calls.Load(); n != 4 {
-			t.Fatalf("%d handler calls; with a Probe only the first wave runs", n)
+			t.Fatalf("%d handler calls; only the first wave runs", n)
 		}
-		for _, id := range old {
-			if j := mustGet(t, q, id); j.State != queue.StateDead || j.Attempts != 0 {
-				t.Fatalf("old job after 80 h offline: %+v", j)
-			}
+		if st, _ := q.Stats(); st.Dead != 0 || st.Pending != 9 || st.Overdue != 1 {
+			t.Fatalf("after 80 h offline: %+v", st)
 		}
-		dead := lb.Events("job_dead")
-		if len(dead) != len(old) {
-			t.Fatalf("%d job_dead lines, want %d", len(dead), len(old))
-		}
-		for _, d := range dead {
-			if d["level"] != "error" || d["kind"] != queue.KindAwardReceive {
-				t.Fatalf("job_dead line %v", d)
-			}
-		}
-		if j := mustGet(t, q, young.ID); j.State != queue.StatePending {
-			t.Fatalf("young job: %+v", j)
+		// Overdue from 72 h: logged at 72, 73, …, 80 h.
+		if over := lb.Events("job_overdue"); len(over) != 9 || over[0]["key"] != "T1" || over[0]["level"] != "error" {
+			t.Fatalf("%d job_overdue lines: %v", len(over), over)
 		}
 
 		gw.down.Store(false)
-		advance(clk, probe)
-		if j := mustGet(t, q, young.ID); j.State != queue.StateDone {
-			t.Fatalf("young job after the outage: %+v", j)
+		advance(clk, interval)
+		for _, id := range append(old, young.ID, cancel.ID) {
+			if j := mustGet(t, q, id); j.State != queue.StateDone || j.Attempts != 1 {
+				t.Fatalf("after the outage: %+v", j)
+			}
 		}
-		if j := mustGet(t, q, old[0]); j.State != queue.StateDead {
-			t.Fatalf("dead job revived by itself: %+v", j)
+		if j := mustGet(t, q, broken.ID); j.State != queue.StateDead || j.Attempts != 1 {
+			t.Fatalf("failing job past MaxAge after the outage: %+v", j)
 		}
-		if err := q.Retry(old[0]); err != nil {
-			t.Fatal(err)
+		if d := lb.Events("job_dead"); len(d) != 1 || d[0]["key"] != "broken" || d[0]["level"] != "error" {
+			t.Fatalf("job_dead = %v", d)
 		}
-		synctest.Wait()
-		if j := mustGet(t, q, old[0]); j.State != queue.StateDone || j.Attempts != 1 {
-			t.Fatalf("dead job retried by hand: %+v", j)
+		if st, _ := q.Stats(); st.Overdue != 0 || st.Pending != 0 {
+			t.Fatalf("after the outage: %+v", st)
 		}
 	})
 }

@@ -19,8 +19,7 @@ import (
 // retry can fix, an error wrapping ErrOffline (or a gateway error for which
 // gateway.IsUnreachable holds) when the remote could not be reached, or any
 // other error for a failed attempt, optionally wrapped by Retry to set a
-// minimum delay. ctx ends at Options.JobTimeout (ProbeInterval when the job
-// is the probe of an offline remote) or when Run stops. A handler must send
+// minimum delay. ctx ends at Options.JobTimeout or when Run stops. A handler must send
 // job.Key to the remote side so that a repeat is harmless: a job runs at
 // least once, and again after a crash that came before its outcome was
 // committed.
@@ -71,7 +70,7 @@ func Open(db *bolt.DB, opts Options) (*Queue, error) {
 	q := &Queue{
 		db:       db,
 		opts:     o,
-		clk:      o.Clock,
+		clk:      clock.Steady(o.Clock),
 		log:      o.Logger,
 		commit:   committer{db: db},
 		notify:   make(chan struct{}, 1),
@@ -125,8 +124,11 @@ func (q *Queue) HandleRemote(kind, remoteName string, h Handler) {
 	r := q.remotes[remoteName]
 	if r == nil {
 		r = &remote{name: remoteName}
-		if remoteName == RemoteGateway {
-			r.probe = q.opts.Probe
+		switch remoteName {
+		case RemoteGateway:
+			r.prober = q.opts.Gateway
+		case RemoteReport:
+			r.prober = q.opts.Report
 		}
 		q.remotes[remoteName] = r
 	}
@@ -145,13 +147,14 @@ func (q *Queue) Notify() {
 }
 
 // Online reports whether every remote with a registered handler is
-// reachable as far as the queue knows (no attempt or probe found it
-// unreachable since it last answered).
+// reachable as far as the queue knows: its Prober says so, or, for a
+// remote without one, no attempt found it unreachable since it last
+// answered.
 func (q *Queue) Online() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for _, r := range q.remotes {
-		if r.offline {
+		if !r.status().Online {
 			return false
 		}
 	}
@@ -162,7 +165,8 @@ func (q *Queue) Online() bool {
 type RemoteStatus struct {
 	// Name is RemoteGateway, RemoteReport or a name given to HandleRemote.
 	Name string `json:"name"`
-	// Online is false from a failed attempt until a probe gets an answer.
+	// Online is the remote's Prober state; without one, false from an
+	// attempt that found it unreachable until an attempt gets an answer.
 	Online bool `json:"online"`
 	// Since is when the outage began (zero when online).
 	Since time.Time `json:"since,omitzero"`
@@ -176,11 +180,7 @@ func (q *Queue) Remotes() []RemoteStatus {
 	defer q.mu.Unlock()
 	out := make([]RemoteStatus, 0, len(q.remotes))
 	for _, r := range q.remotes {
-		s := RemoteStatus{Name: r.name, Online: !r.offline}
-		if r.offline {
-			s.Since, s.LastErr = r.since, r.lastErr
-		}
-		out = append(out, s)
+		out = append(out, r.status())
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out

@@ -4,150 +4,130 @@ import (
 	"context"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"posagent/probe"
 )
 
-// remote is one far side that jobs talk to (see RemoteOf). The scheduler
-// goroutine is its only writer; offline, since and lastErr are also read by
-// Online and Remotes, so they change under Queue.mu.
-type remote struct {
-	name  string
-	kinds []string // sorted
-	probe func(ctx context.Context) error
+// Prober is what the queue needs to know whether a remote can be reached
+// (*probe.Probe has it). The queue reports into it only the attempts that
+// found the remote unreachable (IsOffline); answers of any kind are the
+// Prober's own business (its Check), so a job refused for good never
+// keeps a remote offline.
+type Prober interface {
+	// Online reports whether the remote can be reached as far as known.
+	Online() bool
+	// Unreachable reports a call that got no answer; err says why.
+	Unreachable(err error)
+	// Changed returns a channel closed at the next change of Online.
+	Changed() <-chan struct{}
+	// Status describes the state for Remotes.
+	Status() probe.Status
+}
 
+// remote is one far side that jobs talk to (see RemoteOf).
+type remote struct {
+	name   string
+	kinds  []string // sorted
+	prober Prober   // nil: each job that finds it unreachable waits alone
+
+	// Scheduler only: the state last logged (queue_offline, queue_online).
+	down      bool
+	downSince time.Time
+
+	// Without a prober, the state as the latest attempts found it, read by
+	// Online and Remotes: under Queue.mu.
 	offline bool
 	since   time.Time
 	lastErr string
-
-	// Scheduler only.
-	gen       uint64    // bumped on every offline/online change
-	nextProbe time.Time // when the next probe may start
-	probing   bool      // a probe (job or Probe func) is running
-	sweepAt   time.Time // earliest time a due job of this remote can reach MaxAge
 }
 
-func (s *scheduler) goOffline(r *remote, now time.Time, res result) {
-	s.q.mu.Lock()
-	r.offline, r.since, r.lastErr = true, now, errString(res.err)
-	s.q.mu.Unlock()
-	r.gen++
-	r.nextProbe = now.Add(s.q.opts.ProbeInterval)
-	r.sweepAt = time.Time{}
-	s.q.log.Warn().Str("event", "queue_offline").Str("remote", r.name).Str("kind", res.kind).
-		Str("key", res.key).Int("attempt", res.attempt).Err(res.err).
-		Dur("probe_interval", s.q.opts.ProbeInterval).Msg("remote unreachable: its jobs wait, probing")
+// status returns r's state for Remotes; q.mu must be held.
+func (r *remote) status() RemoteStatus {
+	if r.prober != nil {
+		ps := r.prober.Status()
+		s := RemoteStatus{Name: r.name, Online: ps.Online}
+		if !ps.Online {
+			s.Since, s.LastErr = ps.Since, ps.LastError
+		}
+		return s
+	}
+	s := RemoteStatus{Name: r.name, Online: !r.offline}
+	if r.offline {
+		s.Since, s.LastErr = r.since, r.lastErr
+	}
+	return s
 }
 
-func (s *scheduler) goOnline(r *remote, now time.Time) {
-	s.q.mu.Lock()
-	since := r.since
-	r.offline, r.since, r.lastErr = false, time.Time{}, ""
-	s.q.mu.Unlock()
-	r.gen++
-	s.q.log.Info().Str("event", "queue_online").Str("remote", r.name).
-		Dur("offline_for", now.Sub(since)).Msg("remote reachable again: draining its jobs")
-}
-
-// probeFailed records a probe that still could not reach r, and
-// dead-letters r's due jobs that reached MaxAge meanwhile.
-func (s *scheduler) probeFailed(r *remote, now time.Time, res result) {
-	s.q.mu.Lock()
-	r.lastErr = errString(res.err)
-	s.q.mu.Unlock()
-	s.q.log.Debug().Str("event", "probe_failed").Str("remote", r.name).Err(res.err).Msg("remote still unreachable")
-	if now.Before(r.sweepAt) {
+// wentDown records and logs that an attempt of job res found r
+// unreachable, unless that is known already.
+func (s *scheduler) wentDown(r *remote, now time.Time, res result) {
+	if r.prober == nil {
+		s.q.mu.Lock()
+		if !r.offline {
+			r.since = now
+		}
+		r.offline, r.lastErr = true, errString(res.err)
+		s.q.mu.Unlock()
+	}
+	if r.down {
 		return
 	}
-	next, err := s.sweep(r, now)
-	if err != nil {
-		s.q.log.Error().Str("event", "queue_error").Str("remote", r.name).Err(err).Msg("dead-letter sweep failed")
-		next = now.Add(s.q.opts.ProbeInterval)
-	}
-	r.sweepAt = next
+	r.down, r.downSince = true, now
+	s.q.log.Warn().Str("event", "queue_offline").Str("remote", r.name).Str("kind", res.kind).
+		Str("key", res.key).Int("attempt", res.attempt).Err(res.err).
+		Dur("probe_interval", s.q.opts.ProbeInterval).Msg("remote unreachable: its jobs wait")
 }
 
-// sweep dead-letters the due jobs of offline remote r that reached MaxAge:
-// their remote has just failed a probe, so their attempt would fail too.
-// It returns when the next job of r can reach MaxAge. Jobs not yet due
-// (in backoff) are left to their own next attempt.
-func (s *scheduler) sweep(r *remote, now time.Time) (time.Time, error) {
-	maxAge := s.q.opts.MaxAge
-	next := now.Add(maxAge) // nothing enqueued from now on can be older sooner
-	var victims []dueEntry
-	err := s.q.db.View(func(tx *bolt.Tx) error {
-		b, err := open(tx)
-		if err != nil {
-			return err
-		}
-		c := b.due.Cursor()
-		for _, kind := range r.kinds {
-			for k, v := c.Seek(kindPrefix(kind)); k != nil; k, v = c.Next() {
-				e, ok := parseDue(k, v)
-				if !ok || e.kind != kind {
-					break
-				}
-				if s.inflight[e.id] {
-					continue
-				}
-				deadline := e.ageBase.Add(maxAge)
-				if !e.next.After(now) && !deadline.After(now) {
-					victims = append(victims, e)
-					continue
-				}
-				if t := later(deadline, e.next); t.Before(next) {
-					next = t
-				}
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return next, err
-	}
-	msg := "dead-lettered while " + r.name + " was unreachable (since " + r.since.Format(time.RFC3339) + "): " + r.lastErr
-	const chunk = 1000
-	for len(victims) > 0 {
-		part := victims[:min(chunk, len(victims))]
-		victims = victims[len(part):]
-		var dead []Job
-		err := s.q.commit.do(func(tx *bolt.Tx) error {
-			dead = dead[:0]
-			b, err := open(tx)
-			if err != nil {
-				return err
-			}
-			for _, e := range part {
-				j, err := b.get(e.id)
-				if err != nil || j.State != StatePending || nanos(j.NextRun) != nanos(e.next) ||
-					j.ageBase().Add(maxAge).After(now) {
-					continue // changed since the scan
-				}
-				if err := b.unindex(&j); err != nil {
-					return err
-				}
-				j.State, j.UpdatedAt, j.LastError = StateDead, now, msg
-				if err := b.put(&j); err != nil {
-					return err
-				}
-				dead = append(dead, j)
-			}
-			return nil
-		})
-		if err != nil {
-			return next, err
-		}
-		for _, j := range dead {
-			s.q.logDead(&j, now)
-		}
-	}
-	return next, nil
+// cameBack records and logs that an attempt got an answer from r, a
+// remote without a prober.
+func (s *scheduler) cameBack(r *remote, now time.Time) {
+	s.q.mu.Lock()
+	r.offline, r.since, r.lastErr = false, time.Time{}, ""
+	s.q.mu.Unlock()
+	s.logUp(r, now)
 }
 
-func later(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
+func (s *scheduler) logUp(r *remote, now time.Time) {
+	if !r.down {
+		return
 	}
-	return b
+	r.down = false
+	s.q.log.Info().Str("event", "queue_online").Str("remote", r.name).
+		Dur("offline_for", now.Sub(r.downSince)).Msg("remote reachable again: draining its jobs")
+}
+
+// observe logs the changes of the probers' states that no attempt of the
+// queue reported (a check that got an answer, a call of another component
+// that found the remote unreachable).
+func (s *scheduler) observe(now time.Time) {
+	for _, r := range s.remotes {
+		if r.prober == nil {
+			continue
+		}
+		online := r.prober.Online()
+		switch {
+		case online:
+			s.logUp(r, now)
+		case !r.down:
+			r.down, r.downSince = true, now
+			s.q.log.Warn().Str("event", "queue_offline").Str("remote", r.name).Str("error", r.prober.Status().LastError).
+				Dur("probe_interval", s.q.opts.ProbeInterval).Msg("remote unreachable: its jobs wait")
+		}
+	}
+}
+
+// watch wakes the scheduler at every change of p until ctx is done; ch is
+// p.Changed() taken before the scheduler's first look at p.
+func (s *scheduler) watch(ctx context.Context, p Prober, ch <-chan struct{}) {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ch:
+			ch = p.Changed()
+			s.q.Notify()
+		}
+	}
 }
 
 func errString(err error) string {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"posagent/probe"
 	"posagent/queue"
 )
 
@@ -91,9 +92,13 @@ func TestCouponReportUnreachableGoesOffline(t *testing.T) {
 	url := srv.URL
 	srv.Close() // nothing listens there now
 
-	var probes atomic.Int32
-	q, lb := MustOpenQueue(t, MustOpenDB(t), queue.Options{ProbeInterval: 50 * time.Millisecond,
-		Probe: func(ctx context.Context) error { probes.Add(1); return nil }}) // the gateway's probe: not for reports
+	var checks atomic.Int32
+	gwProbe, err := probe.New(probe.Options{Check: func(context.Context) error { checks.Add(1); return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The gateway's probe: not for reports.
+	q, lb := MustOpenQueue(t, MustOpenDB(t), queue.Options{ProbeInterval: 50 * time.Millisecond, Gateway: gwProbe})
 	q.Handle(queue.KindCouponReport, queue.NewCouponReportHandler(url, nil))
 	q.Handle(queue.KindTradeCancel, func(context.Context, queue.Job) (any, error) { return nil, nil })
 	j := mustEnqueue(t, q, queue.KindCouponReport, "R1", nil)
@@ -107,7 +112,7 @@ func TestCouponReportUnreachableGoesOffline(t *testing.T) {
 	if len(off) != 1 || off[0]["remote"] != queue.RemoteReport || off[0]["kind"] != queue.KindCouponReport || off[0]["key"] != "R1" {
 		t.Fatalf("queue_offline = %v", off)
 	}
-	if probes.Load() != 0 {
-		t.Fatal("the gateway Probe was used for the report remote")
+	if checks.Load() != 0 || !gwProbe.Online() {
+		t.Fatal("the gateway's probe was used for the report remote")
 	}
 }

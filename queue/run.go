@@ -23,20 +23,21 @@ type scheduler struct {
 
 	running  int                  // job attempts in flight
 	inflight map[uint64]bool      // their ids
-	hold     map[uint64]time.Time // ids held back until then (commit failed)
+	hold     map[uint64]time.Time // ids held back until then (commit failed, remote unreachable)
 	results  chan result
 	wg       sync.WaitGroup
+
+	overdue     map[uint64]time.Time // overdue money-moving jobs → when last logged
+	overdueNext time.Time            // when to look for overdue jobs next
 }
 
-// result is what an attempt or a Probe call reports to the scheduler.
+// result is what an attempt reports to the scheduler.
 type result struct {
-	id       uint64 // 0 for a Probe call
+	id       uint64
 	kind     string
 	key      string
 	attempt  int
 	remote   *remote
-	gen      uint64 // remote.gen at dispatch
-	probe    bool   // the remote was offline: this was its probe
 	class    class
 	err      error
 	commitOK bool
@@ -59,6 +60,7 @@ func (q *Queue) Run(ctx context.Context) error {
 		conc:     q.opts.Concurrency,
 		inflight: make(map[uint64]bool),
 		hold:     make(map[uint64]time.Time),
+		overdue:  make(map[uint64]time.Time),
 	}
 	for k, h := range q.handlers {
 		s.handlers[k] = h
@@ -68,13 +70,20 @@ func (q *Queue) Run(ctx context.Context) error {
 	}
 	q.mu.Unlock()
 	slices.SortFunc(s.remotes, func(a, b *remote) int { return cmp.Compare(a.name, b.name) })
-	s.results = make(chan result, s.conc+len(s.remotes))
+	s.results = make(chan result, s.conc)
+	for _, r := range s.remotes {
+		if r.prober != nil {
+			s.wg.Add(1)
+			go s.watch(ctx, r.prober, r.prober.Changed())
+		}
+	}
 	// Counting 100,000 pending jobs takes milliseconds: not before the
 	// first job starts.
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		s.logStart()
+		s.capNextRuns()
 	}()
 	return s.run(ctx)
 }
@@ -91,10 +100,17 @@ func (s *scheduler) run(ctx context.Context) error {
 			s.handle(*ev, now)
 			ev = nil
 		}
+		s.observe(now)
 		var wake time.Time
 		var err error
 		if ctx.Err() == nil {
 			wake, err = s.dispatch(ctx, now)
+		}
+		if err == nil && ctx.Err() == nil && !now.Before(s.overdueNext) {
+			s.overdueNext, err = s.logOverdue(now)
+		}
+		if !s.overdueNext.IsZero() && (wake.IsZero() || s.overdueNext.Before(wake)) {
+			wake = s.overdueNext
 		}
 		if err != nil {
 			s.q.log.Error().Str("event", "queue_error").Err(err).Msg("scheduler stopped")
@@ -118,40 +134,33 @@ func (s *scheduler) run(ctx context.Context) error {
 	}
 }
 
-// handle applies one finished attempt or probe to the scheduler's state.
+// handle applies one finished attempt to the scheduler's state.
 func (s *scheduler) handle(res result, now time.Time) {
-	if res.id != 0 {
-		delete(s.inflight, res.id)
-		s.running--
-		if !res.commitOK {
-			s.hold[res.id] = now.Add(commitRetryDelay)
-		}
+	delete(s.inflight, res.id)
+	s.running--
+	if !res.commitOK {
+		s.hold[res.id] = now.Add(commitRetryDelay)
 	}
 	r := res.remote
-	if res.probe {
-		r.probing = false
-	}
 	switch res.class {
 	case classInterrupted:
 	case classOffline:
-		switch {
-		case !r.offline && res.gen == r.gen:
-			s.goOffline(r, now, res)
-		case r.offline && res.probe:
-			s.probeFailed(r, now, res)
-		}
+		// Not counted. The job waits at least ProbeInterval, so a remote
+		// its prober finds reachable but this job cannot reach costs one
+		// attempt per interval, not a busy loop.
+		s.hold[res.id] = later(s.hold[res.id], now.Add(s.q.opts.ProbeInterval))
+		s.wentDown(r, now, res)
 	default: // the remote answered
-		if r.offline && res.probe {
-			s.goOnline(r, now)
+		if r.prober == nil {
+			s.cameBack(r, now)
 		}
 	}
 }
 
 // candidate is a due job picked for dispatch.
 type candidate struct {
-	e     dueEntry
-	r     *remote
-	probe bool
+	e dueEntry
+	r *remote
 }
 
 // dispatch starts what is due at now and returns when something next
@@ -169,15 +178,6 @@ func (s *scheduler) dispatch(ctx context.Context, now time.Time) (time.Time, err
 			delete(s.hold, id)
 		} else {
 			soon(until)
-		}
-	}
-	for _, r := range s.remotes {
-		if r.offline && r.probe != nil && !r.probing {
-			if now.Before(r.nextProbe) {
-				soon(r.nextProbe)
-			} else {
-				s.startProbe(ctx, r, now)
-			}
 		}
 	}
 	free := s.conc - s.running
@@ -208,40 +208,20 @@ func (s *scheduler) dispatch(ctx context.Context, now time.Time) (time.Time, err
 			}
 		}
 		for _, r := range s.remotes {
-			switch {
-			case r.offline && (r.probe != nil || r.probing):
-				// Probed by Probe, or a probe job is out: nothing else runs.
-			case r.offline:
-				// The earliest due job of r is the probe, once one is due.
-				var first *dueEntry
-				for _, kind := range r.kinds {
-					scan(kind, func(e dueEntry) bool {
-						if first == nil || e.next.Before(first.next) || e.next.Equal(first.next) && e.id < first.id {
-							first = &e
-						}
+			if r.prober != nil && !r.prober.Online() {
+				continue // its jobs wait; the prober's Changed wakes us
+			}
+			for _, kind := range r.kinds {
+				n := 0
+				scan(kind, func(e dueEntry) bool {
+					if e.next.After(now) {
+						soon(e.next)
 						return false
-					})
-				}
-				switch {
-				case first == nil:
-				case first.next.After(now) || now.Before(r.nextProbe):
-					soon(later(first.next, r.nextProbe))
-				default:
-					cands = append(cands, candidate{e: *first, r: r, probe: true})
-				}
-			default:
-				for _, kind := range r.kinds {
-					n := 0
-					scan(kind, func(e dueEntry) bool {
-						if e.next.After(now) {
-							soon(e.next)
-							return false
-						}
-						cands = append(cands, candidate{e: e, r: r})
-						n++
-						return n < free
-					})
-				}
+					}
+					cands = append(cands, candidate{e: e, r: r})
+					n++
+					return n < free
+				})
 			}
 		}
 		slices.SortFunc(cands, func(a, b candidate) int {
@@ -262,7 +242,7 @@ func (s *scheduler) dispatch(ctx context.Context, now time.Time) (time.Time, err
 				s.hold[cands[i].e.id] = now.Add(time.Hour)
 				continue
 			}
-			s.start(ctx, j, cands[i], now)
+			s.start(ctx, j, cands[i])
 		}
 		return nil
 	})
@@ -270,50 +250,15 @@ func (s *scheduler) dispatch(ctx context.Context, now time.Time) (time.Time, err
 }
 
 // start runs one attempt of j on its own goroutine.
-func (s *scheduler) start(ctx context.Context, j Job, c candidate, now time.Time) {
+func (s *scheduler) start(ctx context.Context, j Job, c candidate) {
 	h := s.handlers[j.Kind]
 	s.inflight[j.ID] = true
 	s.running++
-	timeout := s.q.opts.JobTimeout
-	if c.probe {
-		c.r.probing = true
-		c.r.nextProbe = now.Add(s.q.opts.ProbeInterval)
-		// A probe must not outlast the probe interval: a remote that
-		// swallows packets is then still probed every ProbeInterval.
-		timeout = min(timeout, s.q.opts.ProbeInterval)
-	}
-	res := result{id: j.ID, kind: j.Kind, key: j.Key, attempt: j.Attempts + 1, remote: c.r, gen: c.r.gen, probe: c.probe}
+	res := result{id: j.ID, kind: j.Kind, key: j.Key, attempt: j.Attempts + 1, remote: c.r}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		s.results <- s.q.attempt(ctx, j, h.h, timeout, res)
-	}()
-}
-
-// startProbe calls r.probe on its own goroutine.
-func (s *scheduler) startProbe(ctx context.Context, r *remote, now time.Time) {
-	r.probing = true
-	r.nextProbe = now.Add(s.q.opts.ProbeInterval)
-	res := result{remote: r, gen: r.gen, probe: true}
-	timeout := s.q.opts.ProbeInterval
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		pctx, cancel := context.WithTimeout(ctx, timeout)
-		err := r.probe(pctx)
-		cancel()
-		res.err = err
-		switch {
-		case err == nil:
-			res.class = classDone
-		case ctx.Err() != nil:
-			res.class = classInterrupted
-		case IsOffline(err) || pctx.Err() != nil:
-			res.class = classOffline
-		default:
-			res.class = classDone // it answered, with an error
-		}
-		s.results <- res
+		s.results <- s.q.attempt(ctx, j, h.h, s.q.opts.JobTimeout, res)
 	}()
 }
 
@@ -350,4 +295,11 @@ func (s *scheduler) logStart() {
 	for _, kind := range orphans {
 		s.q.log.Warn().Str("event", "queue_no_handler").Str("kind", kind).Msg("pending jobs of this kind wait: no handler registered")
 	}
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

@@ -25,11 +25,9 @@ func (q *Queue) attempt(ctx context.Context, j Job, h Handler, timeout time.Dura
 		res.commitOK = true
 		return res
 	}
-	if res.probe && res.class != classDone && jctx.Err() != nil {
-		// A probe that ran out of time did not reach the remote, whatever
-		// the handler made of it.
-		res.class = classOffline
-		res.err = fmt.Errorf("%w: probe timed out after %s: %v", ErrOffline, timeout, err)
+	if res.class == classOffline && res.remote.prober != nil {
+		// At once, so the remote's other jobs stop being dispatched.
+		res.remote.prober.Unreachable(err)
 	}
 	var resultJSON json.RawMessage
 	if res.class == classDone && out != nil {
@@ -102,9 +100,13 @@ func (q *Queue) call(ctx context.Context, h Handler, j Job) (out any, err error)
 
 // apply sets j's fields for an outcome decided at now. It depends only on
 // its arguments and j as stored, so a rerun of the commit is harmless.
+// A failed job past MaxAge is dead-lettered, unless it moves money: then
+// it is overdue and runs again every MaxBackoff (or later, if its handler
+// asked for later), for as long as it takes.
 func (q *Queue) apply(j *Job, c class, msg string, after time.Duration, result json.RawMessage, jitter float64, now time.Time) {
 	j.UpdatedAt = now
-	aged := !j.ageBase().Add(q.opts.MaxAge).After(now)
+	aged := q.aged(j.ageBase(), now)
+	money := MovesMoney(j.Kind)
 	switch c {
 	case classDone:
 		j.State, j.Result, j.LastError = StateDone, result, ""
@@ -115,24 +117,35 @@ func (q *Queue) apply(j *Job, c class, msg string, after time.Duration, result j
 	case classRetry:
 		j.LastError = msg
 		j.Attempts++
-		if aged {
+		d := max(after, Backoff(j.Attempts, q.opts.BaseBackoff, q.opts.MaxBackoff, jitter))
+		switch {
+		case aged && money:
+			d = max(after, q.opts.MaxBackoff)
+		case aged:
 			j.State = StateDead
 			return
 		}
-		d := max(after, Backoff(j.Attempts, q.opts.BaseBackoff, q.opts.MaxBackoff, jitter))
+		// NextRun − UpdatedAt is the delay chosen here: capNextRuns keeps a
+		// restart from waiting longer than that.
 		j.NextRun = now.Add(d)
 	case classOffline:
 		// Not counted; stays due, so it runs as soon as the remote is back.
 		j.LastError = msg
-		if aged {
+		if aged && !money {
 			j.State = StateDead
 		}
 	}
 }
 
+// aged reports whether a job whose age counts from base reached MaxAge at
+// now.
+func (q *Queue) aged(base, now time.Time) bool {
+	return !base.Add(q.opts.MaxAge).After(now)
+}
+
 // offlineChanges reports whether an offline outcome changes job id as
-// stored: a new error text, or it reached MaxAge. Probes of a long outage
-// then cost no writes.
+// stored: a new error text, or it reached MaxAge. Attempts during a long
+// outage then cost no writes.
 func (q *Queue) offlineChanges(id uint64, msg string, now time.Time) bool {
 	change := true
 	_ = q.db.View(func(tx *bolt.Tx) error {
@@ -144,7 +157,7 @@ func (q *Queue) offlineChanges(id uint64, msg string, now time.Time) bool {
 		if err != nil {
 			return err
 		}
-		change = j.State != StatePending || j.LastError != msg || !j.ageBase().Add(q.opts.MaxAge).After(now)
+		change = j.State != StatePending || j.LastError != msg || (q.aged(j.ageBase(), now) && !MovesMoney(j.Kind))
 		return nil
 	})
 	return change
