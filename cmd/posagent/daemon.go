@@ -15,6 +15,7 @@ import (
 	"posagent/checkout"
 	"posagent/gateway"
 	"posagent/gateway/sandbox"
+	"posagent/probe"
 	"posagent/queue"
 	"posagent/scanner"
 )
@@ -40,6 +41,7 @@ type daemon struct {
 	sandbox *sandbox.Sandbox // nil unless gateway = "sandbox"
 	gw      *gateway.Client
 	queue   *queue.Queue
+	probes  []*probe.Probe // the gateway's, then the report backend's (if any)
 	engine  *checkout.Engine
 	scanner *scanner.Scanner
 	http    *http.Server
@@ -79,7 +81,22 @@ func openDaemon(cfg Config, logs *logSink, stderr io.Writer) (_ *daemon, err err
 	}
 	cfg = d.cfg // the sandbox fills in its pay_pid
 	qlog := d.log.With().Str("component", "queue").Logger()
-	d.queue, err = queue.Open(d.db, queue.Options{Logger: &qlog, MaxAge: cfg.Queue.MaxAge.Duration()})
+	qopts := queue.Options{Logger: &qlog, MaxAge: cfg.Queue.MaxAge.Duration()}
+	// Whether a remote is reachable comes from its probe, never from a
+	// job's answer (SPEC §5).
+	gwProbe, err := probe.New(probe.Options{Name: queue.RemoteGateway, Check: probe.GatewayCheck(d.gw), Logger: &qlog})
+	if err != nil {
+		return nil, err
+	}
+	d.probes, qopts.Gateway = append(d.probes, gwProbe), gwProbe
+	if cfg.Coupons.ReportURL != "" {
+		rp, err := probe.New(probe.Options{Name: queue.RemoteReport, Check: probe.HTTPCheck(cfg.Coupons.ReportURL, nil), Logger: &qlog})
+		if err != nil {
+			return nil, err
+		}
+		d.probes, qopts.Report = append(d.probes, rp), rp
+	}
+	d.queue, err = queue.Open(d.db, qopts)
 	if err != nil {
 		return nil, err
 	}

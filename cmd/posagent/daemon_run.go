@@ -44,6 +44,13 @@ func (d *daemon) run(ctx context.Context) error {
 	defer stopAPI()
 	var wg sync.WaitGroup
 	fatal := make(chan error, 3)
+	for _, p := range d.probes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.Run(qctx) // returns nil when qctx ends
+		}()
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
