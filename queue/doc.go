@@ -27,21 +27,43 @@
 // can Retry it. A handler returns Permanent(err) for a failure that no retry
 // can fix (state failed).
 //
+// Jobs that move money back or settle a trade (MovesMoney: trade_cancel,
+// trade_refund, reconcile) are never dead-lettered: past MaxAge they are
+// overdue, keep running every MaxBackoff until the remote confirms, are
+// logged at error level once an hour (job_overdue) and counted in
+// Stats.Overdue.
+//
+// # Time
+//
+// Every schedule decision — next run, backoff, age, overdue — and every
+// time the queue stores is read from clock.Steady(Options.Clock): the wall
+// time when the queue opened plus the monotonic time since. A cashier PC
+// whose clock NTP steps an hour after boot therefore neither delays a job
+// by the step nor ages one. Across a restart, a job whose stored next run
+// lies further ahead than the delay chosen for it (the clock was set back
+// while the daemon was down) waits only that delay.
+//
 // # Offline
 //
 // Every kind belongs to a remote: RemoteGateway (the Alipay gateway:
 // trade_cancel, trade_reconcile, award_receive and any kind not listed) or
-// RemoteReport (the merchant backend: coupon_report). When a handler reports
-// its remote unreachable (ErrOffline, or a gateway error for which
-// gateway.IsUnreachable holds), the attempt is not counted and that remote
-// goes offline: its jobs are no longer dispatched and the remote is probed
-// every ProbeInterval, with Options.Probe for the gateway when set or
-// otherwise with the earliest due job of that remote. The other remote keeps
-// working: a dead merchant backend does not hold up trade cancels, and an
-// Alipay outage does not hold up redemption reports. When a probe gets an
-// answer the remote is online again and its due jobs drain at once, bounded
-// by Concurrency. While a remote is offline its due jobs still age: those
-// past MaxAge are dead-lettered after a failed probe.
+// RemoteReport (the merchant backend: coupon_report). Whether a remote can
+// be reached is learnt from its Prober (Options.Gateway, Options.Report: a
+// *probe.Probe whose Check is one harmless call — a signed trade.query for
+// the gateway, a HEAD of report_url for the backend) and from attempts
+// that got no answer (ErrOffline, or a gateway error for which
+// gateway.IsUnreachable holds), never from a job's answer: a job refused
+// for good (40004, 40006, a 4xx) fails alone and holds back nothing.
+//
+// An attempt that got no answer is not counted; it reports the remote
+// Unreachable and the job waits at least ProbeInterval. While a remote's
+// Prober says offline its jobs are not dispatched (and not aged into
+// dead-letter: no attempt fails); the Prober checks the remote every few
+// seconds, and the moment it answers (Changed) the due jobs drain, bounded
+// by Concurrency. The other remote keeps working: a dead merchant backend
+// does not hold up trade cancels, and an Alipay outage does not hold up
+// redemption reports. A remote without a Prober has no shared state: each
+// job that finds it unreachable waits ProbeInterval alone.
 //
 // # Storage
 //
