@@ -19,5 +19,5 @@ const (
 var Methods = []string{
 	MethodTwoStageUse, MethodTradePay, MethodTradeQuery, MethodTradeCancel,
 	MethodSceneConsult, MethodInviteAward, MethodAgreementQuery,
-	MethodTradeRefund, MethodTradeRefundQuery,
+	MethodTradeRefund, MethodTradeRefundQuery, MethodBillDownloadURLQuery,
 }

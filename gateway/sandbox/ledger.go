@@ -107,7 +107,9 @@ type ledger struct {
 	byNo    map[string]*trade
 	awards  map[string]*award // by out_biz_no
 	granted map[string]int    // awards granted per user (user_id or mobile)
-	seq     int64
+	// billRows are the POST /sandbox/bill-rows overrides, in order.
+	billRows []BillRow
+	seq      int64
 }
 
 func newLedger() *ledger {

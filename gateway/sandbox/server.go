@@ -41,15 +41,16 @@ type Sandbox struct {
 type handlerFunc func(s *Sandbox, req *request, now time.Time) any
 
 var handlers = map[string]handlerFunc{
-	gateway.MethodTwoStageUse:      (*Sandbox).twoStageUse,
-	gateway.MethodTradePay:         (*Sandbox).tradePay,
-	gateway.MethodTradeQuery:       (*Sandbox).tradeQuery,
-	gateway.MethodTradeCancel:      (*Sandbox).tradeCancel,
-	gateway.MethodSceneConsult:     (*Sandbox).sceneConsult,
-	gateway.MethodInviteAward:      (*Sandbox).inviteAward,
-	gateway.MethodAgreementQuery:   (*Sandbox).agreementQuery,
-	gateway.MethodTradeRefund:      (*Sandbox).tradeRefund,
-	gateway.MethodTradeRefundQuery: (*Sandbox).tradeRefundQuery,
+	gateway.MethodTwoStageUse:          (*Sandbox).twoStageUse,
+	gateway.MethodTradePay:             (*Sandbox).tradePay,
+	gateway.MethodTradeQuery:           (*Sandbox).tradeQuery,
+	gateway.MethodTradeCancel:          (*Sandbox).tradeCancel,
+	gateway.MethodSceneConsult:         (*Sandbox).sceneConsult,
+	gateway.MethodInviteAward:          (*Sandbox).inviteAward,
+	gateway.MethodAgreementQuery:       (*Sandbox).agreementQuery,
+	gateway.MethodTradeRefund:          (*Sandbox).tradeRefund,
+	gateway.MethodTradeRefundQuery:     (*Sandbox).tradeRefundQuery,
+	gateway.MethodBillDownloadURLQuery: (*Sandbox).billDownloadURLQuery,
 }
 
 // New makes a sandbox: it loads the keys from cfg.Dir, generating them the
@@ -79,12 +80,18 @@ func New(cfg Config) (*Sandbox, error) {
 	mux.HandleFunc("GET /sandbox/trades", s.serveTrades)
 	mux.HandleFunc("GET /sandbox/faults", s.serveFaults)
 	mux.HandleFunc("POST /sandbox/faults", s.serveFaults)
+	mux.HandleFunc("GET /sandbox/bills/{date}", s.serveBill)
+	mux.HandleFunc("GET /sandbox/bill-rows", s.serveBillRows)
+	mux.HandleFunc("POST /sandbox/bill-rows", s.serveBillRows)
+	mux.HandleFunc("DELETE /sandbox/bill-rows", s.serveBillRows)
 	s.handler = mux
 	return s, nil
 }
 
-// Handler serves POST (and GET) /gateway.do, GET /sandbox/trades and
-// GET/POST /sandbox/faults.
+// Handler serves POST (and GET) /gateway.do, GET /sandbox/trades,
+// GET/POST /sandbox/faults, GET /sandbox/bills/{date} (the zipped trade
+// bills that bill.downloadurl.query points to) and GET/POST/DELETE
+// /sandbox/bill-rows (see BillRow).
 func (s *Sandbox) Handler() http.Handler { return s.handler }
 
 // serveGateway answers one OpenAPI call: parse, authenticate, inject faults,
@@ -406,6 +413,7 @@ func (s *Sandbox) Info(w io.Writer) {
 	if base != "" {
 		fmt.Fprintf(w, "trades: %s/sandbox/trades\n", base)
 		fmt.Fprintf(w, "faults: %s/sandbox/faults (%s)\n", base, s.Faults())
+		fmt.Fprintf(w, "bills: %s/sandbox/bills/YYYY-MM-DD (rows to add or alter: %s/sandbox/bill-rows)\n", base, base)
 	}
 	fmt.Fprintf(w, "test_codes: %sSSN… (see gateway/sandbox/TESTCODES.md)\n", TestCodeMarker)
 }
