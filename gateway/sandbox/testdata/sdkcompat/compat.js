@@ -1,7 +1,7 @@
 'use strict';
 // Official SDK compatibility check for the posagent sandbox.
 //
-// Calls all seven methods posagent uses through the unmodified official
+// Calls every method posagent uses (refunds and bills included) through the unmodified official
 // Alipay Node SDK (npm "alipay-sdk", pinned in package.json), with reply
 // signature verification on, and exits non-zero on the first failure.
 //
@@ -134,6 +134,41 @@ async function main() {
   expect('cancel before pay → close', r.code === '10000' && r.action === 'close', r);
   r = await call('alipay.trade.pay', { ...pay, out_trade_no: early, auth_code: freshCode() });
   expect('pay of a closed number', r.code === '40004' && r.subCode === 'ACQ.TRADE_HAS_CLOSE', r);
+
+  // alipay.trade.refund and alipay.trade.fastpay.refund.query (SPEC §11)
+  const refundOut = unique('T');
+  r = await call('alipay.trade.pay', { ...pay, out_trade_no: refundOut, auth_code: freshCode(), total_amount: '10.00' });
+  expect('pay to refund', r.code === '10000', r);
+  const reqNo = unique('R');
+  r = await call('alipay.trade.refund', { out_trade_no: refundOut, refund_amount: '4.00', out_request_no: reqNo, refund_reason: '退货' });
+  expect('refund part', r.code === '10000' && r.fundChange === 'Y' && r.refundFee === '4.00' && r.outTradeNo === refundOut, r);
+  r = await call('alipay.trade.refund', { out_trade_no: refundOut, refund_amount: '4.00', out_request_no: reqNo, refund_reason: '退货' });
+  expect('refund again: first result, no money moves', r.code === '10000' && r.fundChange === 'N' && r.refundFee === '4.00', r);
+  r = await call('alipay.trade.refund', { out_trade_no: refundOut, refund_amount: '6.01', out_request_no: unique('R') });
+  expect('refund beyond what is left', r.code === '40004' && r.subCode === 'ACQ.REFUND_AMT_NOT_EQUAL_TOTAL', r);
+  r = await call('alipay.trade.fastpay.refund.query', { out_trade_no: refundOut, out_request_no: reqNo, query_options: ['gmt_refund_pay'] });
+  expect('refund query', r.code === '10000' && r.refundStatus === 'REFUND_SUCCESS' && r.refundAmount === '4.00' &&
+    r.outRequestNo === reqNo && r.gmtRefundPay, r);
+  r = await call('alipay.trade.fastpay.refund.query', { out_trade_no: refundOut, out_request_no: unique('R') });
+  expect('refund query of a refund never made', r.code === '10000' && !r.refundAmount && !r.refundStatus, r);
+  r = await call('alipay.trade.refund', { out_trade_no: refundOut, refund_amount: '6.00', out_request_no: unique('R') });
+  expect('refund the rest', r.code === '10000' && r.fundChange === 'Y' && r.refundFee === '10.00', r);
+  r = await call('alipay.trade.query', { out_trade_no: refundOut });
+  expect('refunded in full → TRADE_CLOSED', r.code === '10000' && r.tradeStatus === 'TRADE_CLOSED', r);
+  r = await call('alipay.trade.refund', { out_trade_no: waitOut + 'x', refund_amount: '1.00', out_request_no: unique('R') });
+  expect('refund of an unknown trade', r.code === '40004' && r.subCode === 'ACQ.TRADE_NOT_EXIST', r);
+
+  // alipay.data.dataservice.bill.downloadurl.query (SPEC §12): today's bill
+  // (the sandbox serves it; the SDK runs with TZ=Asia/Shanghai).
+  const now = new Date();
+  const today = `${now.getFullYear()}-${String(now.getMonth() + 1).padStart(2, '0')}-${String(now.getDate()).padStart(2, '0')}`;
+  r = await call('alipay.data.dataservice.bill.downloadurl.query', { bill_type: 'trade', bill_date: today });
+  expect('bill download url', r.code === '10000' && r.billDownloadUrl && r.billDownloadUrl.startsWith(base + '/sandbox/bills/'), r);
+  const billRes = await fetch(r.billDownloadUrl);
+  const zip = Buffer.from(await billRes.arrayBuffer());
+  expect('bill is a zip', billRes.ok && zip.subarray(0, 2).toString() === 'PK', billRes.status);
+  r = await call('alipay.data.dataservice.bill.downloadurl.query', { bill_type: 'trade', bill_date: '2000-01-01' });
+  expect('bill of a day without business', r.code === '40004' && r.subCode === 'isp.bill_not_exist', r);
 
   // alipay.user.scene.cooperation.consult
   r = await call('alipay.user.scene.cooperation.consult', { principal: { user_id: '2088000000000002' }, scene: 'youku' });
