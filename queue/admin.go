@@ -177,8 +177,9 @@ func (q *Queue) Retry(id uint64) error {
 
 // Drop deletes job id and its key, whatever its state; enqueuing the same
 // kind and key afterwards creates a new job. A running attempt of a dropped
-// job finishes but records nothing. Errors: ErrProtected for trade_cancel
-// and trade_reconcile jobs; ErrNotFound; a bbolt error.
+// job finishes but records nothing. Errors: ErrProtected for
+// trade_reconcile jobs and those that move money (MovesMoney); ErrNotFound;
+// a bbolt error.
 func (q *Queue) Drop(id uint64) error {
 	var j Job
 	err := q.db.Update(func(tx *bolt.Tx) error {
@@ -189,7 +190,7 @@ func (q *Queue) Drop(id uint64) error {
 		if j, err = b.get(id); err != nil {
 			return err
 		}
-		if j.Kind == KindTradeCancel || j.Kind == KindTradeReconcile {
+		if j.Kind == KindTradeReconcile || MovesMoney(j.Kind) {
 			return fmt.Errorf("drop job %d (%s %s): %w", id, j.Kind, j.Key, ErrProtected)
 		}
 		if err := b.unindex(&j); err != nil {

@@ -11,17 +11,20 @@ import (
 var (
 	// ErrOffline is what a handler wraps when its remote could not be
 	// reached at all (connection refused, DNS, timeout before an answer).
-	// The attempt is not counted and the job's remote goes offline until a
-	// probe gets an answer. A gateway error for which gateway.IsUnreachable
-	// holds means the same, unwrapped.
+	// The attempt is not counted, the job waits at least ProbeInterval,
+	// and the remote's Prober (Options.Gateway, Options.Report) is told:
+	// the remote's jobs wait until one of its checks gets an answer. A
+	// gateway error for which gateway.IsUnreachable holds means the same,
+	// unwrapped.
 	ErrOffline = errors.New("queue: remote unreachable")
 	// ErrNotFound: no job with that ID.
 	ErrNotFound = errors.New("queue: job not found")
 	// ErrState: the operation does not apply to the job's state (Retry of
 	// a done job).
 	ErrState = errors.New("queue: operation not allowed in this state")
-	// ErrProtected: Drop of a trade_cancel or trade_reconcile job. Those
-	// resolve a trade whose outcome is unknown; dropping one could leave a
+	// ErrProtected: Drop of a trade_reconcile job or of a job that moves
+	// money (MovesMoney: trade_cancel, trade_refund, reconcile). Those
+	// resolve a trade or give money back; dropping one could leave a
 	// customer charged with no record. Retry it, or resolve the trade with
 	// Alipay first.
 	ErrProtected = errors.New("queue: trade jobs cannot be dropped; retry the job, or resolve the trade with Alipay first")

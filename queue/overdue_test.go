@@ -86,5 +86,12 @@ func TestMoneyJobNeverDeadLetters(t *testing.T) {
 		if st, _ := q.Stats(); st.Overdue != 0 || st.Pending != 0 {
 			t.Fatalf("Stats = %+v", st)
 		}
+		// Nor can a person drop one.
+		for _, kind := range []string{queue.KindTradeRefund, queue.KindReconcile} {
+			j := mustEnqueue(t, q, kind, "K1", nil) // no handler: stays pending
+			if err := q.Drop(j.ID); !errors.Is(err, queue.ErrProtected) {
+				t.Fatalf("Drop(%s) = %v, want ErrProtected", kind, err)
+			}
+		}
 	})
 }

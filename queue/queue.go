@@ -104,8 +104,11 @@ func (q *Queue) Handle(kind string, h Handler) {
 	q.HandleRemote(kind, RemoteOf(kind), h)
 }
 
-// HandleRemote is Handle with the remote named explicitly: jobs of kinds
-// that share a remote go offline and come back together.
+// HandleRemote is Handle with the remote named explicitly. RemoteGateway
+// and RemoteReport take their Prober from Options.Gateway and
+// Options.Report, and their jobs go offline and come back together; a job
+// of a remote without a Prober that finds it unreachable waits
+// ProbeInterval alone.
 func (q *Queue) HandleRemote(kind, remoteName string, h Handler) {
 	if err := validKind(kind); err != nil {
 		panic(err)
