@@ -92,7 +92,18 @@ func compactDB(path string) (before, after int64, err error) {
 			dst.Close()
 			return 0, err
 		}
+		// bbolt grows a file in doubling steps (up to 1 GB), so the new
+		// file may be up to twice its pages. Cut it to its last page, as
+		// tx.WriteTo (a backup) does: the file is then exactly its pages.
+		var used int64
+		if err := dst.View(func(tx *bolt.Tx) error { used = tx.Size(); return nil }); err != nil {
+			dst.Close()
+			return 0, err
+		}
 		if err := dst.Close(); err != nil {
+			return 0, err
+		}
+		if err := os.Truncate(f.Name(), used); err != nil {
 			return 0, err
 		}
 		if runtime.GOOS == "windows" {

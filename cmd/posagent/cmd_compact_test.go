@@ -92,6 +92,8 @@ func TestCompactSize(t *testing.T) {
 	path := filepath.Join(dir, dbFileName)
 	ids := writeCheckouts(t, path, n)
 
+	t.Logf("bytes of keys and values per bucket:\n%s", bucketUsage(t, path))
+	used := usedBytes(t, path)
 	before, after, err := compactDB(path)
 	if err != nil {
 		t.Fatal(err)
@@ -99,8 +101,8 @@ func TestCompactSize(t *testing.T) {
 	if after != fileSize(t, path) {
 		t.Fatalf("compact reported %d bytes; the file has %d", after, fileSize(t, path))
 	}
-	t.Logf("%d paid checkouts: %d bytes before compaction (%d B/checkout), %d bytes after (%d B/checkout)",
-		n, before, before/int64(n), after, after/int64(n))
+	t.Logf("%d paid checkouts: before compaction the file is %d bytes (%d B/checkout), of which pages in use %d bytes (%d B/checkout); after, %d bytes (%d B/checkout)",
+		n, before, before/int64(n), used, used/int64(n), after, after/int64(n))
 	if after > before {
 		t.Errorf("compaction grew the file: %d → %d", before, after)
 	}
@@ -147,4 +149,58 @@ func TestCompactRefusesALockedFile(t *testing.T) {
 	if left, _ := filepath.Glob(path + ".tmp-*"); len(left) > 0 {
 		t.Fatalf("temporary files left: %v", left)
 	}
+}
+
+// bucketUsage lists each top-level bucket with its keys and the bytes of
+// its keys and values (nested buckets included): where a checkout's bytes
+// go.
+func bucketUsage(tb testing.TB, path string) string {
+	tb.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer db.Close()
+	var b strings.Builder
+	err = db.View(func(tx *bolt.Tx) error {
+		return tx.ForEach(func(name []byte, bk *bolt.Bucket) error {
+			var keys, bytes int
+			var walk func(*bolt.Bucket) error
+			walk = func(bk *bolt.Bucket) error {
+				return bk.ForEach(func(k, v []byte) error {
+					keys++
+					bytes += len(k) + len(v)
+					if v == nil {
+						return walk(bk.Bucket(k))
+					}
+					return nil
+				})
+			}
+			if err := walk(bk); err != nil {
+				return err
+			}
+			fmt.Fprintf(&b, "  %-20s %8d keys %10d bytes\n", name, keys, bytes)
+			return nil
+		})
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b.String()
+}
+
+// usedBytes is the size of the file's pages up to the last one in use
+// (bbolt grows files in doubling steps, so the file may be larger).
+func usedBytes(tb testing.TB, path string) int64 {
+	tb.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer db.Close()
+	var n int64
+	if err := db.View(func(tx *bolt.Tx) error { n = tx.Size(); return nil }); err != nil {
+		tb.Fatal(err)
+	}
+	return n
 }
