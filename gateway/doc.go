@@ -1,7 +1,8 @@
 // Package gateway is posagent's client for the Alipay OpenAPI 2.0 gateway
 // (form POST to gateway.do). It owns request signing (RSA2/RSA), reply
 // verification over the exact bytes the gateway signed, typed and validated
-// calls for the seven methods posagent uses, the one result classification
+// calls for the methods posagent uses (payments, refunds, the bill download
+// URL), the one result classification
 // that callers branch on (see Kind), and money as fixed-point fen (Amount).
 //
 // Nothing here keeps state on disk; callers that must survive a crash commit

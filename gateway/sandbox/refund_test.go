@@ -41,6 +41,8 @@ func TestRefundPartialThenFull(t *testing.T) {
 	if q, err := e.query(out); err != nil || q.TradeStatus != gateway.TradeSuccess {
 		t.Fatalf("partly refunded trade: %+v %v", q, err)
 	}
+	_, err = e.cancel(out)
+	want(t, err, gateway.Failure, "ACQ.CANCEL_NOT_ALLOWED")
 	// A repeat of the same out_request_no answers the first result, moves nothing.
 	r, err = e.refund(out, "R1", 1000)
 	if err != nil || r.FundChange != "N" || r.RefundFee != 1000 {

@@ -249,6 +249,9 @@ func (s *Sandbox) tradeCancel(req *request, now time.Time) any {
 		return gateway.TradeCancelResponse{Common: fail(sub, msg), TradeNo: t.tradeNo, OutTradeNo: t.outTradeNo}
 	}
 	switch {
+	case t.refundedAmount > 0:
+		// Money already went back by trade.refund: only refunds may follow.
+		return refuse(subCancelNotAllowed, msgCancelNotAllowed)
 	case t.tc.sc == scFrozen:
 		return refuse(subTradeBeenFreezen, msgTradeBeenFreezen)
 	case t.tc.sc == scCancelNotAllowed:
