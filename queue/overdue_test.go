@@ -8,6 +8,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"posagent/clock"
 	"posagent/queue"
 )
@@ -73,6 +75,9 @@ func TestMoneyJobNeverDeadLetters(t *testing.T) {
 		if err != nil || st.Overdue != 1 || st.Dead != 1 || st.Pending != 1 {
 			t.Fatalf("Stats = %+v, %v; want 1 overdue", st, err)
 		}
+		if v := gauge(t, q, "posagent_queue_overdue_jobs"); v != 1 {
+			t.Fatalf("posagent_queue_overdue_jobs = %v", v)
+		}
 		if !queue.MovesMoney(queue.KindTradeCancel) || !queue.MovesMoney(queue.KindTradeRefund) || !queue.MovesMoney(queue.KindReconcile) ||
 			queue.MovesMoney(queue.KindAwardReceive) || queue.MovesMoney(queue.KindCouponReport) || queue.MovesMoney(queue.KindTradeReconcile) {
 			t.Fatal("MovesMoney")
@@ -94,4 +99,22 @@ func TestMoneyJobNeverDeadLetters(t *testing.T) {
 			}
 		}
 	})
+}
+
+// gauge returns the value of the queue's unlabelled gauge name.
+func gauge(t *testing.T, q *queue.Queue, name string) float64 {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(q.Collector())
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("no gauge %s", name)
+	return 0
 }
