@@ -291,7 +291,7 @@ func (s *scheduler) logStart() {
 		return nil
 	})
 	s.q.log.Info().Str("event", "queue_start").Int("pending", st.Pending).Int("dead", st.Dead).
-		Int("failed", st.Failed).Int("concurrency", s.conc).Msg("queue running")
+		Int("failed", st.Failed).Int("overdue", st.Overdue).Int("concurrency", s.conc).Msg("queue running")
 	for _, kind := range orphans {
 		s.q.log.Warn().Str("event", "queue_no_handler").Str("kind", kind).Msg("pending jobs of this kind wait: no handler registered")
 	}
