@@ -256,3 +256,16 @@ func Compare(day string, bill []Row, local []Trade, localRefunds []Refund) Resul
 	}
 	return res
 }
+
+// Unavailable is the result of a day whose bill the gateway does not have
+// yet (ErrBillNotExist): state unavailable, empty lists.
+func Unavailable(day string) Result {
+	return Result{
+		Date:           day,
+		State:          StateUnavailable,
+		MissingLocally: []Row{},
+		MissingInBill:  []string{},
+		AmountMismatch: []AmountMismatch{},
+		Refunds:        Refunds{Mismatched: []RefundMismatch{}},
+	}
+}

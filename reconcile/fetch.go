@@ -91,3 +91,37 @@ func Fetch(ctx context.Context, client *http.Client, url string, maxBytes int64)
 	}
 	return body, nil
 }
+
+// ErrBillNotExist is returned (wrapped, beside the gateway's *gateway.Error)
+// by DayBill when the gateway has no bill for the day (isp.bill_not_exist):
+// not ready yet, or a day without business. The reconciliation is then
+// StateUnavailable and is tried again later.
+var ErrBillNotExist = errors.New("reconcile: no bill for that day (isp.bill_not_exist)")
+
+// DayBill asks gw for the trade bill of day (YYYY-MM-DD, Asia/Shanghai),
+// downloads it with gw.HTTPClient (nil: Fetch's default client; an
+// in-process sandbox's client carries its own) capped at maxBytes (0:
+// DefaultMaxBillBytes), and returns its business-detail rows that opts
+// selects (opts.Prefix: this terminal's out_trade_no prefix).
+//
+// Errors: ErrBillNotExist; the gateway's errors as gateway.Client returns
+// them (gateway.KindOf, gateway.IsUnreachable apply); Fetch's errors;
+// ErrBadBill for a bill that cannot be read.
+func DayBill(ctx context.Context, gw *gateway.Client, day string, opts Options, maxBytes int64) ([]Row, error) {
+	resp, err := gw.BillDownloadURLQuery(ctx, gateway.BillDownloadURLQueryRequest{BillType: gateway.BillTypeTrade, BillDate: day})
+	if err != nil {
+		if gateway.KindOf(err) == gateway.Failure && gateway.SubCodeOf(err) == gateway.SubBillNotExist {
+			return nil, fmt.Errorf("%w: %w", ErrBillNotExist, err)
+		}
+		return nil, err
+	}
+	if resp.BillDownloadURL == "" {
+		return nil, &gateway.Error{Method: gateway.MethodBillDownloadURLQuery, Kind: gateway.Unknown,
+			Err: fmt.Errorf("%w: 10000 without bill_download_url", gateway.ErrBadReply)}
+	}
+	data, err := Fetch(ctx, gw.HTTPClient, resp.BillDownloadURL, maxBytes)
+	if err != nil {
+		return nil, err
+	}
+	return ReadZipBytes(data, opts)
+}
