@@ -7,8 +7,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
+	"runtime/metrics"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"golang.org/x/text/encoding/simplifiedchinese"
 
@@ -312,4 +316,42 @@ func BenchmarkReadZip100k(b *testing.B) {
 		b.Fatalf("%d rows", rows)
 	}
 	b.ReportMetric(float64(110_000*b.N)/b.Elapsed().Seconds(), "rows/s")
+	b.ReportMetric(float64(peakHeap(func() {
+		reconcile.ReadZip(bytes.NewReader(data), int64(len(data)), reconcile.Options{Prefix: "T01_"}, func(reconcile.Row) error { return nil })
+	}))/(1<<20), "peak-heap-MiB")
+}
+
+// peakHeap runs fn and returns the largest live heap (object bytes) seen
+// by a sampler every 200 µs while it ran, above the heap before it: the
+// memory a streamed parse holds, which must not grow with the bill.
+func peakHeap(fn func()) uint64 {
+	runtime.GC()
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	read := func() uint64 { metrics.Read(sample); return sample[0].Value.Uint64() }
+	base := read()
+	var peak atomic.Uint64
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(200 * time.Microsecond)
+		defer t.Stop()
+		for {
+			if v := read(); v > peak.Load() {
+				peak.Store(v)
+			}
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	fn()
+	close(done)
+	<-stopped
+	if p := peak.Load(); p > base {
+		return p - base
+	}
+	return 0
 }
