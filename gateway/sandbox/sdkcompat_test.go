@@ -11,7 +11,7 @@ import (
 	"posagent/gateway/sandbox"
 )
 
-// TestOfficialNodeSDK runs testdata/sdkcompat/compat.js: all seven methods
+// TestOfficialNodeSDK runs testdata/sdkcompat/compat.js: every method
 // through the unmodified official Alipay Node SDK, reply verification on,
 // against a sandbox on loopback with its key files. It needs node and the
 // SDK installed:
