@@ -46,9 +46,10 @@ type Options struct {
 	// Interval is the time from the start of one check of an offline remote
 	// to the start of the next. Default 5 s; at most MaxInterval (10 s).
 	Interval time.Duration
-	// Timeout bounds one Check (its ctx deadline). Default Interval; at
-	// most Interval, so a remote that swallows packets is still checked
-	// every Interval.
+	// Timeout bounds one Check (its ctx deadline). Default MaxInterval
+	// (10 s). A check that outlasts Interval is followed by the next at
+	// once, so a remote that swallows packets always has a check under
+	// way, and a slow one that answers within Timeout is seen back.
 	Timeout time.Duration
 	// Clock times the checks (monotonic) and stamps Since (wall). Default
 	// the wall clock.
@@ -108,8 +109,8 @@ func New(o Options) (*Probe, error) {
 	if o.Interval == 0 {
 		o.Interval = DefaultInterval
 	}
-	if o.Timeout == 0 || o.Timeout > o.Interval {
-		o.Timeout = o.Interval
+	if o.Timeout == 0 {
+		o.Timeout = MaxInterval
 	}
 	switch {
 	case o.Interval < 0 || o.Timeout < 0:

@@ -84,7 +84,8 @@ func openDaemon(cfg Config, logs *logSink, stderr io.Writer) (_ *daemon, err err
 	qopts := queue.Options{Logger: &qlog, MaxAge: cfg.Queue.MaxAge.Duration()}
 	// Whether a remote is reachable comes from its probe, never from a
 	// job's answer (SPEC §5).
-	gwProbe, err := probe.New(probe.Options{Name: queue.RemoteGateway, Check: probe.GatewayCheck(d.gw), Logger: &qlog})
+	gwProbe, err := probe.New(probe.Options{Name: queue.RemoteGateway, Check: probe.GatewayCheck(d.gw),
+		Timeout: cfg.Alipay.Timeout.Duration(), Logger: &qlog})
 	if err != nil {
 		return nil, err
 	}
