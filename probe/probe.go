@@ -223,7 +223,9 @@ func (p *Probe) Run(ctx context.Context) error {
 			continue
 		}
 		p.mu.Lock()
-		p.lastErr = err.Error()
+		if !p.online { // a real call may have got an answer meanwhile
+			p.lastErr = err.Error()
+		}
 		p.mu.Unlock()
 		p.log.Debug().Str("event", "probe_failed").Str("remote", p.name).Err(err).Msg("remote still unreachable")
 		if wait := p.interval - (p.clk.Mono() - start); wait > 0 {
