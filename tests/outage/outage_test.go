@@ -16,6 +16,7 @@ import (
 	"posagent/checkout"
 	"posagent/gateway"
 	"posagent/gateway/sandbox"
+	"posagent/probe"
 	"posagent/queue"
 )
 
@@ -105,22 +106,22 @@ func percentOff(v string) *checkout.Coupon {
 type remoteProbes struct {
 	name       string
 	log        *callLog
-	isJob      func(method string) bool // calls made by queue jobs
-	cut        time.Time                // when the outage began
-	next       int                      // next call to look at
-	open       map[int]bool             // calls under way at the last look
-	lastActive time.Time                // when a call was last under way (or the cut)
-	calls      int                      // sent during the outage
-	maxIdle    time.Duration            // longest time with no call under way, in the 1 s part
+	isJob      func(c call) bool // calls made by queue jobs and probes
+	cut        time.Time         // when the outage began
+	next       int               // next call to look at
+	open       map[int]bool      // calls under way at the last look
+	lastActive time.Time         // when a call was last under way (or the cut)
+	calls      int               // sent during the outage
+	maxIdle    time.Duration     // longest time with no call under way, in the 1 s part
 }
 
-func newRemoteProbes(name string, log *callLog, cut time.Time, isJob func(string) bool) *remoteProbes {
+func newRemoteProbes(name string, log *callLog, cut time.Time, isJob func(call) bool) *remoteProbes {
 	return &remoteProbes{name: name, log: log, isJob: isJob, cut: cut, open: map[int]bool{}, lastActive: cut}
 }
 
 // during reports whether c was under way after the outage began.
 func (p *remoteProbes) during(c call) bool {
-	return p.isJob(c.Method) && (c.End.IsZero() || !c.End.Before(p.cut))
+	return p.isJob(c) && (c.End.IsZero() || !c.End.Before(p.cut))
 }
 
 // observe takes the calls since the last look and returns how many were
@@ -296,10 +297,11 @@ func runOutage(t *testing.T, v variant) {
 			"C9": {checkout.Paying, checkout.Cancelling},
 			"C6": {checkout.Decoding, checkout.AwaitingScan},
 		}
-		gwProbes := newRemoteProbes("gateway", w.gwCalls, cut, func(m string) bool {
-			return m == gateway.MethodTradeCancel || m == gateway.MethodInviteAward
+		gwProbes := newRemoteProbes("gateway", w.gwCalls, cut, func(c call) bool {
+			return c.Method == gateway.MethodTradeCancel || c.Method == gateway.MethodInviteAward ||
+				c.Method == gateway.MethodTradeQuery && c.Key == probe.CheckTradeNo
 		})
-		rpProbes := newRemoteProbes("report backend", w.rpCalls, cut, func(string) bool { return true })
+		rpProbes := newRemoteProbes("report backend", w.rpCalls, cut, func(call) bool { return true })
 		// The calls cut short (the held award and reports) are not probes.
 		gwProbes.observe(t, cut, true)
 		rpProbes.observe(t, cut, true)

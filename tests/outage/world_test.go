@@ -18,6 +18,7 @@ import (
 	"posagent/gateway"
 	"posagent/gateway/sandbox"
 	"posagent/internal/logtest"
+	"posagent/probe"
 	"posagent/queue"
 )
 
@@ -97,7 +98,17 @@ func newWorld(t *testing.T, maxAge time.Duration, failure linkFailure) *world {
 	}
 	w.db = db
 	// Production settings: probe every 5 s (the default), 4 at a time.
-	q, err := queue.Open(db, queue.Options{Clock: w.clk, Logger: &logger, MaxAge: maxAge, Rand: func() float64 { return 0.5 }})
+	gwProbe, err := probe.New(probe.Options{Name: queue.RemoteGateway, Clock: w.clk, Check: probe.GatewayCheck(gw)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rpProbe, err := probe.New(probe.Options{Name: queue.RemoteReport, Clock: w.clk,
+		Check: probe.HTTPCheck(w.rpLink.URL(reportPath), &http.Client{Transport: w.rpCalls})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := queue.Open(db, queue.Options{Clock: w.clk, Logger: &logger, MaxAge: maxAge, Rand: func() float64 { return 0.5 },
+		Gateway: gwProbe, Report: rpProbe})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,6 +138,8 @@ func newWorld(t *testing.T, maxAge time.Duration, failure linkFailure) *world {
 	ctx, stopQ := context.WithCancel(context.Background())
 	qDone := make(chan error, 1)
 	go func() { qDone <- q.Run(ctx) }()
+	go gwProbe.Run(ctx)
+	go rpProbe.Run(ctx)
 	if err := e.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
