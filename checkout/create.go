@@ -105,14 +105,14 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (c Checkout, cre
 		return Checkout{}, false, err
 	}
 	if created {
-		e.broadcast()
+		e.broadcast(r.Checkout)
 		e.hook(StepCreated)
 		e.ev(zerolog.InfoLevel, &r, "checkout_created").Str("amount", r.Amount.String()).
 			Str("subject", r.Subject).Str("operator_id", r.OperatorID).Msg("checkout created")
 	}
 	if scanned {
 		if !created {
-			e.broadcast()
+			e.broadcast(r.Checkout)
 		}
 		e.scanAccepted(&r, req.AuthCode, reused)
 	}

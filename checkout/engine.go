@@ -212,8 +212,10 @@ func (e *Engine) isClosing() bool {
 	return e.closing
 }
 
-// broadcast wakes every Wait.
-func (e *Engine) broadcast() {
+// broadcast wakes the waiters of Wait and publishes c, as committed, to
+// the change feed (Options.Events).
+func (e *Engine) broadcast(c Checkout) {
+	e.opts.Events.Publish("checkout", c)
 	e.mu.Lock()
 	close(e.changed)
 	e.changed = make(chan struct{})
@@ -257,7 +259,7 @@ func (e *Engine) transition(id string, fn func(tx *bolt.Tx, r *record, now time.
 		}
 		return r, err
 	}
-	e.broadcast()
+	e.broadcast(r.Checkout)
 	return r, nil
 }
 

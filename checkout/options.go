@@ -8,6 +8,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"posagent/clock"
+	"posagent/events"
 )
 
 // Values of Options.OnDecodeUnavailable.
@@ -38,6 +39,9 @@ type Options struct {
 	// PayPID is the merchant PID sent as pay_pid on the two-stage decode.
 	// Required.
 	PayPID string
+	// Events receives every committed change of a checkout (kind
+	// "checkout"). Default nil: none.
+	Events *events.Broker
 	// QueryInterval is the trade.query polling interval while a trade is
 	// unresolved. Default 3 s.
 	QueryInterval time.Duration

@@ -56,7 +56,7 @@ func (e *Engine) Scan(ctx context.Context, code string) (Checkout, error) {
 		}
 		return Checkout{}, err
 	}
-	e.broadcast()
+	e.broadcast(r.Checkout)
 	e.scanAccepted(&r, code, reused)
 	return r.Checkout, nil
 }
@@ -126,7 +126,7 @@ func (e *Engine) RejectScan(masked, code, message string) (Checkout, error) {
 		}
 		return Checkout{}, err
 	}
-	e.broadcast()
+	e.broadcast(r.Checkout)
 	e.hook(StepScanError)
 	e.ev(zerolog.WarnLevel, &r, "scan_rejected").Str("code", masked).Str("error_code", code).
 		Msg("scan rejected: " + message)

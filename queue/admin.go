@@ -171,6 +171,7 @@ func (q *Queue) Retry(id uint64) error {
 	}
 	q.log.Info().Str("event", "job_requeued").Uint64("job_id", id).Str("kind", j.Kind).Str("key", j.Key).
 		Int("attempt", j.Attempts).Msg("job retried by hand")
+	q.opts.Events.Publish("job", j)
 	q.Notify()
 	return nil
 }

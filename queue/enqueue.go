@@ -34,6 +34,7 @@ func (q *Queue) Enqueue(kind, key string, payload any) (job Job, existed bool, e
 	}
 	if !existed {
 		q.Notify()
+		q.opts.Events.Publish("job", job)
 	}
 	return job, existed, nil
 }
@@ -51,7 +52,10 @@ func (q *Queue) EnqueueTx(tx *bolt.Tx, kind, key string, payload any) (Job, bool
 	}
 	j, existed, err := q.insert(tx, kind, key, p, q.clk.Now())
 	if err == nil && !existed {
-		tx.OnCommit(q.Notify)
+		tx.OnCommit(func() {
+			q.Notify()
+			q.opts.Events.Publish("job", j)
+		})
 	}
 	return j, existed, err
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"posagent/clock"
+	"posagent/events"
 )
 
 // Defaults for the zero values of Options fields.
@@ -34,6 +35,9 @@ type Options struct {
 	// Logger receives one line per job outcome and per remote state change
 	// (field "event"). Default: no logging.
 	Logger *zerolog.Logger
+	// Events receives every committed change of a job (kind "job"): a new
+	// job, an attempt's outcome, a retry by hand. Default nil: none.
+	Events *events.Broker
 	// MaxAge: a job whose latest attempt failed once it is this old (since
 	// creation, or since a person last retried it) is dead-lettered —
 	// unless it moves money (MovesMoney): then it is overdue and keeps

@@ -83,6 +83,7 @@ func (q *Queue) attempt(ctx context.Context, j Job, h Handler, timeout time.Dura
 		return res
 	}
 	q.logOutcome(&rec, res, now)
+	q.opts.Events.Publish("job", rec)
 	return res
 }
 
