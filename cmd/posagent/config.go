@@ -31,7 +31,7 @@ const (
 	SignTypeRSA2 = "RSA2" // [alipay] sign_type: SHA256withRSA
 	SignTypeRSA  = "RSA"  // [alipay] sign_type: SHA1withRSA
 
-	OnDecodeAbort             = "abort"               // the checkout fails when the decode is unavailable
+	OnDecodeAbort             = "abort"               // back to awaiting a scan (GATEWAY_UNAVAILABLE) when the decode is unavailable
 	OnDecodePayWithoutCoupons = "pay_without_coupons" // pay the full amount without a decode
 )
 
@@ -139,8 +139,10 @@ type CheckoutConfig struct {
 	// DecisionDeadline, counted from the first trade.pay send: a trade still
 	// unresolved then is cancelled. Default 60s; must exceed QueryInterval.
 	DecisionDeadline Duration `toml:"decision_deadline"`
-	// OnDecodeUnavailable is what happens when the two-stage decode cannot be
-	// done: "abort" (the checkout fails) or "pay_without_coupons".
+	// OnDecodeUnavailable is what happens when the two-stage decode cannot
+	// reach the gateway: "abort" (the checkout goes back to awaiting a scan,
+	// with error GATEWAY_UNAVAILABLE, for the cashier to scan again or take
+	// another payment method) or "pay_without_coupons".
 	// Default "abort".
 	OnDecodeUnavailable string `toml:"on_decode_unavailable"`
 }
@@ -340,7 +342,8 @@ func decodeConfig(name string, data []byte, cfg *Config) error {
 			errs = slices.DeleteFunc(errs, func(e *ConfigError) bool {
 				return first.Line > 0 && e.Line > first.Line
 			})
-			if slices.ContainsFunc(errs, func(e *ConfigError) bool { return e.Line == first.Line && e.Key == first.Key }) {
+			if slices.ContainsFunc(errs, func(e *ConfigError) bool { return e.Line == first.Line && e.Key == first.Key }) ||
+				(first.Line == 0 && len(errs) > 0) { // go-toml gave no position: durationKinds found the cause
 				found = nil
 			}
 		}

@@ -27,3 +27,23 @@ func TestDataRetention(t *testing.T) {
 		t.Fatalf("retention 1h: %v", err)
 	}
 }
+
+// A decision_deadline error always names a line: the deadline's own, or,
+// when only query_interval is in the file, the line that set it too long.
+func TestDecisionDeadlineErrorHasALine(t *testing.T) {
+	dir := t.TempDir()
+	for _, tt := range []struct{ text, want string }{
+		{"[checkout]\nquery_interval = \"3s\"\ndecision_deadline = \"1s\"\n", ":3: checkout.decision_deadline: must be longer than checkout.query_interval (3s), not 1s"},
+		{"[checkout]\nquery_interval = \"90s\"\n", ":2: checkout.query_interval: must be shorter than checkout.decision_deadline (1m0s, its default), not 1m30s"},
+		{"[checkout]\ndecision_deadline = \"2s\"\n", ":2: checkout.decision_deadline: must be longer than checkout.query_interval (3s), not 2s"},
+	} {
+		path := writeConfig(t, dir, tt.text)
+		cfg, err := LoadConfig(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), path+tt.want) {
+			t.Errorf("%q: %v\nwant ...%s", tt.text, err, tt.want)
+		}
+	}
+}

@@ -79,14 +79,12 @@ func joinConfigErrors(errs []*ConfigError, more int) error {
 // locateDecodeError turns an error of the TOML decoder into *ConfigErrors
 // naming line and key, and returns how many it left out.
 //
-// go-toml reports unknown keys (StrictMissingError) with exact positions: they
-// point at the key itself. For other errors its position is not always usable:
-// a TextUnmarshaler error on an integer value has none, and an array value
-// points at the start of the document. So the key is found by replaying the
-// document: go-toml decodes expression by expression and stops at the first
-// failure, hence the first prefix of expressions that fails to decode ends
-// with the culprit. Only when no prefix fails is the error a syntax error, and
-// then its position (from the parser, always exact) is used.
+// go-toml reports where it failed: unknown keys (StrictMissingError) and
+// value errors (DecodeError with a Key) point into the key-value at fault,
+// syntax errors (no Key) at where the parser noticed them. The index only
+// adds what go-toml does not say: the full path of a member of an inline
+// table, the line where a multi-line value's key is written, and what the
+// value is, for the message.
 func locateDecodeError(name string, idx *tomlIndex, err error) (errs []*ConfigError, more int) {
 	var missing *toml.StrictMissingError
 	if errors.As(err, &missing) {
@@ -96,9 +94,6 @@ func locateDecodeError(name string, idx *tomlIndex, err error) (errs []*ConfigEr
 			}
 			de := &missing.Errors[i]
 			line, col := de.Position()
-			// The position points at the key itself. Its entry in the index
-			// has the full path; go-toml's Key() lacks the table inside
-			// inline tables, so it is only the fallback.
 			key, table := []string(de.Key()), false
 			if e := idx.innermost(idx.offset(line, col), idx.entries); e != nil {
 				key, table = e.key, !e.leaf
@@ -108,30 +103,28 @@ func locateDecodeError(name string, idx *tomlIndex, err error) (errs []*ConfigEr
 		return errs, 0
 	}
 
-	var de *toml.DecodeError
-	hasPos := errors.As(err, &de)
 	msg := strings.TrimPrefix(err.Error(), "toml: ")
-
-	if top := idx.firstFailing(); top >= 0 {
-		var hintKey []string
-		hintOff := -1
-		if hasPos {
-			hintKey = de.Key()
-			hintOff = idx.offset(de.Position())
-		}
-		e := idx.culprit(top, hintKey, hintOff)
-		return []*ConfigError{{File: name, Line: e.line, Key: formatKey(e.key), Msg: valueMessage(e, msg), Err: err}}, 0
+	var de *toml.DecodeError
+	if !errors.As(err, &de) {
+		// go-toml passes a TextUnmarshaler's error on a value that is not a
+		// string (a float or boolean duration) back bare, with no position;
+		// durationKinds reports those with their line.
+		return []*ConfigError{{File: name, Msg: msg, Err: err}}, 0
 	}
-	if hasPos {
+	line, col := de.Position()
+	if len(de.Key()) == 0 {
 		// The parser reports where it noticed the error, which for an
 		// unterminated string or array can be far below where it starts.
-		line, _ := de.Position()
 		if start := idx.unparsedLine(); start < line {
 			msg += fmt.Sprintf(" (in what starts on line %d)", start)
 		}
 		return []*ConfigError{{File: name, Line: line, Msg: "TOML syntax error: " + msg, Err: err}}, 0
 	}
-	return []*ConfigError{{File: name, Msg: msg, Err: err}}, 0
+	ce := &ConfigError{File: name, Line: line, Key: formatKey(de.Key()), Msg: msg, Err: err}
+	if e := idx.innermost(idx.offset(line, col), idx.entries); e != nil {
+		ce.Line, ce.Key, ce.Msg = e.line, formatKey(e.key), valueMessage(e, msg)
+	}
+	return []*ConfigError{ce}, 0
 }
 
 // unknownKeyError describes a key (or a table, when table is set) that Config

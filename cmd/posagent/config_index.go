@@ -5,18 +5,16 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
 )
 
 // tomlIndex is where each key of a TOML document sits, built with go-toml's
 // own parser so that it agrees with the decoder about every byte. It holds
-// the expressions parsed before the first syntax error, if any.
+// the keys parsed before the first syntax error, if any.
 type tomlIndex struct {
 	data       []byte
 	lineStarts []int       // byte offset at which each line starts; [0] = 0
 	entries    []tomlEntry // in document order; inline table members follow their table
-	exprs      [][]byte    // text of each top-level expression, for replay
 	parsedEnd  int         // end of the last expression parsed
 }
 
@@ -29,7 +27,6 @@ type tomlEntry struct {
 	valStart   int      // start of the value's text; key-values only
 	leaf       bool     // a key-value whose value is not an inline table
 	kind       string   // what the value is, for messages ("a string", "a table")
-	top        int      // index in exprs of the top-level expression it is part of
 }
 
 // indexTOML parses data as far as it is valid TOML.
@@ -45,7 +42,6 @@ func indexTOML(data []byte) *tomlIndex {
 	var table []string
 	for p.NextExpression() {
 		expr := p.Expression()
-		top := len(idx.exprs)
 		switch expr.Kind {
 		case unstable.Table, unstable.ArrayTable:
 			parts, raws := keyParts(expr.Key())
@@ -57,28 +53,16 @@ func indexTOML(data []byte) *tomlIndex {
 			for idx.parsedEnd < len(data) && (data[idx.parsedEnd] == ']' || data[idx.parsedEnd] == ' ' || data[idx.parsedEnd] == '\t') {
 				idx.parsedEnd++
 			}
-			open, closing, kind := "[", "]", kindTable
+			kind := kindTable
 			if expr.Kind == unstable.ArrayTable {
-				open, closing, kind = "[[", "]]", kindArrayTable
+				kind = kindArrayTable
 			}
-			var text strings.Builder
-			text.WriteString(open)
-			for i, r := range raws {
-				if i > 0 {
-					text.WriteByte('.')
-				}
-				text.Write(p.Raw(r))
-			}
-			text.WriteString(closing)
-			idx.exprs = append(idx.exprs, []byte(text.String()))
 			idx.entries = append(idx.entries, tomlEntry{
-				key: parts, line: idx.line(start), start: start, end: end,
-				kind: kind, top: top,
+				key: parts, line: idx.line(start), start: start, end: end, kind: kind,
 			})
 		case unstable.KeyValue:
-			idx.exprs = append(idx.exprs, p.Raw(expr.Raw))
 			idx.parsedEnd = int(expr.Raw.Offset + expr.Raw.Length)
-			idx.addKeyValue(expr, table, top)
+			idx.addKeyValue(expr, table)
 		}
 	}
 	return idx
@@ -86,7 +70,7 @@ func indexTOML(data []byte) *tomlIndex {
 
 // addKeyValue records a key-value under prefix, and the members of an inline
 // table value under the key-value's own path.
-func (idx *tomlIndex) addKeyValue(kv *unstable.Node, prefix []string, top int) {
+func (idx *tomlIndex) addKeyValue(kv *unstable.Node, prefix []string) {
 	parts, raws := keyParts(kv.Key())
 	key := append(append([]string(nil), prefix...), parts...)
 	start := int(kv.Raw.Offset)
@@ -99,13 +83,13 @@ func (idx *tomlIndex) addKeyValue(kv *unstable.Node, prefix []string, top int) {
 	value := kv.Value()
 	idx.entries = append(idx.entries, tomlEntry{
 		key: key, line: idx.line(int(raws[0].Offset)), start: start, end: end, valStart: val,
-		leaf: value.Kind != unstable.InlineTable, kind: describeKind(value.Kind), top: top,
+		leaf: value.Kind != unstable.InlineTable, kind: describeKind(value.Kind),
 	})
 	if value.Kind == unstable.InlineTable {
 		it := value.Children()
 		for it.Next() {
 			if n := it.Node(); n.Kind == unstable.KeyValue {
-				idx.addKeyValue(n, key, top)
+				idx.addKeyValue(n, key)
 			}
 		}
 	}
@@ -147,65 +131,6 @@ func (idx *tomlIndex) innermost(offset int, entries []tomlEntry) *tomlEntry {
 		}
 	}
 	return nil
-}
-
-// firstFailing returns the index of the first top-level expression at which
-// decoding into a Config fails, or -1 when the expressions decode (the error
-// is then a syntax error after them). Unknown keys are not failures here.
-//
-// Decoding is sequential and stops at the first error, so failure is
-// monotone in the prefix length and a binary search finds the first one.
-func (idx *tomlIndex) firstFailing() int {
-	n := len(idx.exprs)
-	fails := func(k int) bool {
-		var b []byte
-		for _, e := range idx.exprs[:k+1] {
-			b = append(b, e...)
-			b = append(b, '\n')
-		}
-		var c Config
-		return toml.Unmarshal(b, &c) != nil
-	}
-	if n == 0 || !fails(n-1) {
-		return -1
-	}
-	return sort.Search(n, fails)
-}
-
-// culprit picks the entry to blame within the failing top-level expression
-// top. That is the expression itself unless it holds an inline table: then it
-// is the first member that fails to decode on its own, else the member the
-// decoder named (hintKey) or pointed into (hintOff).
-func (idx *tomlIndex) culprit(top int, hintKey []string, hintOff int) *tomlEntry {
-	lo := sort.Search(len(idx.entries), func(i int) bool { return idx.entries[i].top >= top })
-	hi := sort.Search(len(idx.entries), func(i int) bool { return idx.entries[i].top > top })
-	group := idx.entries[lo:hi]
-	if len(group) == 1 {
-		return &group[0]
-	}
-	for i := range group {
-		e := &group[i]
-		if !e.leaf {
-			continue
-		}
-		doc := quoteKey(e.key) + " = " + string(idx.data[e.valStart:e.end]) + "\n"
-		var c Config
-		if toml.Unmarshal([]byte(doc), &c) != nil {
-			return e
-		}
-	}
-	if len(hintKey) > 0 {
-		want := formatKey(hintKey)
-		for i := range group {
-			if formatKey(group[i].key) == want {
-				return &group[i]
-			}
-		}
-	}
-	if e := idx.innermost(hintOff, group); e != nil {
-		return e
-	}
-	return &group[0]
 }
 
 // unparsedLine returns the line on which the first expression that did not
@@ -257,15 +182,6 @@ func isBareKey(s string) bool {
 // formatKey writes a key path for people: bare parts as they are, others
 // quoted, joined by dots ("scanner.baud", `a."b.c"`).
 func formatKey(key []string) string {
-	return quoteParts(key, false)
-}
-
-// quoteKey writes a key path as valid TOML.
-func quoteKey(key []string) string {
-	return quoteParts(key, true)
-}
-
-func quoteParts(key []string, strict bool) string {
 	var b strings.Builder
 	for i, k := range key {
 		if i > 0 {
@@ -292,7 +208,7 @@ func quoteParts(key []string, strict bool) string {
 		}
 		b.WriteByte('"')
 	}
-	if !strict && b.Len() == 0 {
+	if b.Len() == 0 {
 		return `""`
 	}
 	return b.String()

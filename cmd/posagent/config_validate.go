@@ -66,7 +66,12 @@ func (c *Config) Validate() error {
 	ch := c.Checkout
 	v.positive("checkout.query_interval", ch.QueryInterval)
 	if v.positive("checkout.decision_deadline", ch.DecisionDeadline) && ch.DecisionDeadline <= ch.QueryInterval {
-		v.fail("checkout.decision_deadline", fmt.Sprintf("must be longer than checkout.query_interval (%s), not %s", ch.QueryInterval, ch.DecisionDeadline))
+		if _, inFile := v.cfg.src.lines["checkout.decision_deadline"]; inFile || v.cfg.src.lines["checkout.query_interval"] == 0 {
+			v.fail("checkout.decision_deadline", fmt.Sprintf("must be longer than checkout.query_interval (%s), not %s", ch.QueryInterval, ch.DecisionDeadline))
+		} else {
+			// The file sets only query_interval: blame the line that does.
+			v.fail("checkout.query_interval", fmt.Sprintf("must be shorter than checkout.decision_deadline (%s, its default), not %s", ch.DecisionDeadline, ch.QueryInterval))
+		}
 	}
 	if ch.OnDecodeUnavailable != OnDecodeAbort && ch.OnDecodeUnavailable != OnDecodePayWithoutCoupons {
 		v.fail("checkout.on_decode_unavailable", fmt.Sprintf("must be %q or %q, not %q", OnDecodeAbort, OnDecodePayWithoutCoupons, ch.OnDecodeUnavailable))

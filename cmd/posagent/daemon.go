@@ -66,7 +66,7 @@ func openDaemon(cfg Config, logs *logSink, stderr io.Writer) (_ *daemon, err err
 		}
 	}()
 	if err := os.MkdirAll(cfg.Terminal.DataDir, 0o750); err != nil {
-		return nil, fmt.Errorf("data_dir: %w", err)
+		return nil, dataDirError(cfg, cfg.Terminal.DataDir, err)
 	}
 	dbPath := filepath.Join(cfg.Terminal.DataDir, "posagent.db")
 	d.db, err = bolt.Open(dbPath, 0o600, &bolt.Options{Timeout: dbLockTimeout})
@@ -74,7 +74,7 @@ func openDaemon(cfg Config, logs *logSink, stderr io.Writer) (_ *daemon, err err
 		return nil, &lockedError{path: dbPath}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", dbPath, err)
+		return nil, dataDirError(cfg, dbPath, err)
 	}
 	if err := d.openGateway(); err != nil {
 		return nil, err
@@ -156,7 +156,10 @@ func (d *daemon) openGateway() error {
 			d.cfg.Alipay.PayPID = sb.PayPID()
 		}
 		banner := fmt.Sprintf("SANDBOX MODE: payments go to the embedded Alipay simulator at %s; no real money moves. Set [alipay] gateway to go live.", sb.URL())
-		fmt.Fprintln(d.stderr, "posagent: "+banner)
+		if !d.logs.OnStderr(zerolog.WarnLevel) {
+			// Said once: the warning below reaches stderr when it can.
+			fmt.Fprintln(d.stderr, "posagent: "+banner)
+		}
 		d.log.Warn().Str("event", "sandbox_mode").Str("url", sb.URL()).
 			Str("trades", sb.URL()[:len(sb.URL())-len("gateway.do")]+"sandbox/trades").Msg(banner)
 	} else {

@@ -62,7 +62,7 @@ func (d *daemon) run(ctx context.Context) error {
 	go func() {
 		defer wg.Done()
 		if err := d.scanner.Run(sctx, d.onScan); err != nil && !errors.Is(err, context.Canceled) {
-			fatal <- fmt.Errorf("scanner: %w", err)
+			fatal <- err // the scanner's errors start with "scanner: "
 		}
 	}()
 	d.http = &http.Server{

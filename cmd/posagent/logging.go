@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -27,6 +28,8 @@ type logSink struct {
 	// file is nil when [log] file is empty.
 	file *lumberjack.Logger
 	last *lastErrorHook
+	// stderrMin is the lowest level that reaches stderr.
+	stderrMin zerolog.Level
 }
 
 // openLog sets up the log of cfg. The log folder is created if missing.
@@ -54,17 +57,58 @@ func openLog(cfg LogConfig, stderr io.Writer) (*logSink, error) {
 		}
 		writers = append(writers, s.file)
 	}
+	s.stderrMin = level
 	switch {
 	case isTerminal(stderr):
-		writers = append(writers, zerolog.ConsoleWriter{Out: stderr, TimeFormat: time.TimeOnly})
+		writers = append(writers, consoleWriter(stderr))
 	case cfg.File == "":
 		writers = append(writers, stderr)
 	default:
 		writers = append(writers, &minLevelWriter{w: stderr, min: zerolog.WarnLevel})
+		s.stderrMin = max(level, zerolog.WarnLevel)
 	}
 	s.Logger = zerolog.New(zerolog.MultiLevelWriter(writers...)).Level(level).
 		With().Timestamp().Logger().Hook(s.last)
 	return s, nil
+}
+
+// OnStderr reports whether lines of level l reach stderr, so that a
+// message also logged at l need not be printed there a second time.
+func (s *logSink) OnStderr(l zerolog.Level) bool { return l >= s.stderrMin }
+
+// durationFields are the log fields that hold a duration, in milliseconds
+// in the JSON lines (docs/LOGS.md); the console shows them with a unit.
+var durationFields = []string{"took", "duration", "drain", "backoff", "age", "offline_for", "probe_interval"}
+
+// consoleWriter is the human-readable log for a terminal: local times, and
+// durations with their unit ("took=2.597ms", not "took=2.59723").
+func consoleWriter(w io.Writer) zerolog.ConsoleWriter {
+	return zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly, FormatPrepare: func(ev map[string]any) error {
+		for _, name := range durationFields {
+			if ms, ok := millis(ev[name]); ok {
+				ev[name] = formatMillis(ms)
+			}
+		}
+		return nil
+	}}
+}
+
+// millis reads a JSON number (the console writer decodes with UseNumber).
+func millis(v any) (float64, bool) {
+	switch n := v.(type) {
+	case json.Number:
+		f, err := n.Float64()
+		return f, err == nil
+	case float64:
+		return n, true
+	}
+	return 0, false
+}
+
+// formatMillis writes a duration given in milliseconds as Go does, to the
+// microsecond: 2.597ms, 1.5s, 5m0s.
+func formatMillis(ms float64) string {
+	return time.Duration(ms * float64(time.Millisecond)).Round(time.Microsecond).String()
 }
 
 // Reopen closes the log file; the next line opens it again at its path.
