@@ -71,6 +71,10 @@ type QueueStatus struct {
 	Dead int `json:"dead"`
 	// Failed jobs: failed permanently, waiting for a person.
 	Failed int `json:"failed"`
+	// Overdue jobs move money (cancels, refunds, reconciles) and are past
+	// [queue] max_age: they keep running, but a customer's money is held.
+	// Also counted in Pending.
+	Overdue int `json:"overdue"`
 	// Remotes are the queue's remotes (gateway, report) and whether each is
 	// reachable; absent when the daemon does not say.
 	Remotes []queue.RemoteStatus `json:"remotes,omitempty"`
@@ -113,7 +117,7 @@ func (s *Server) status(ctx context.Context) (Status, error) {
 		if err != nil {
 			return st, err
 		}
-		st.Queue = &QueueStatus{Pending: qs.Pending, Dead: qs.Dead, Failed: qs.Failed}
+		st.Queue = &QueueStatus{Pending: qs.Pending, Dead: qs.Dead, Failed: qs.Failed, Overdue: qs.Overdue}
 	}
 	if st.Checkouts == nil {
 		n, err := s.cfg.Checkouts.CountByState()

@@ -64,6 +64,10 @@ type Client struct {
 	Logger *zerolog.Logger
 	// Now is the clock for timestamps. Default time.Now.
 	Now func() time.Time
+	// Observe, when set, is called after every call with its method, its
+	// result (nil or an *Error) and how long it took: for metrics (see
+	// Metrics) and for the reachability probe. It must not block.
+	Observe func(method string, err error, took time.Duration)
 
 	initOnce sync.Once
 	http     *http.Client
@@ -182,6 +186,10 @@ func (c *Client) call(ctx context.Context, method string, biz any, out any) erro
 	c.init()
 	start := c.now()
 	err := c.do(ctx, method, biz, out)
+	took := c.now().Sub(start)
+	if c.Observe != nil {
+		c.Observe(method, err, took)
+	}
 	if c.Logger != nil {
 		ev := c.Logger.Debug()
 		if err != nil {
@@ -189,7 +197,7 @@ func (c *Client) call(ctx context.Context, method string, biz any, out any) erro
 		}
 		ev.Str("event", "gateway_call").Str("method", method).
 			Str("kind", KindOf(err).String()).Str("sub_code", SubCodeOf(err)).
-			Dur("took", c.now().Sub(start)).Msg("gateway call")
+			Dur("took", took).Msg("gateway call")
 	}
 	return err
 }

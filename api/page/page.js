@@ -100,12 +100,31 @@
     }
   });
 
+  // Health and queue depth: refreshed after each job change and every 15 s.
+  async function refreshStatus() {
+    try {
+      const res = await fetch("/v1/status", { credentials: "same-origin" });
+      if (!res.ok) return;
+      const st = await res.json();
+      const gw = document.getElementById("gateway");
+      gw.textContent = st.gateway.reachable ? "reachable" : "unreachable";
+      gw.className = st.gateway.reachable ? "ok" : "bad";
+      const sc = document.getElementById("scanner");
+      sc.firstChild.textContent = st.scanner.state + " ";
+      sc.className = st.scanner.state === "reconnecting" ? "bad" : "ok";
+      if (st.queue) {
+        document.getElementById("queue").textContent = st.queue.pending + " pending, " + st.queue.dead + " dead, " + st.queue.failed + " failed" + (st.queue.overdue ? ", " + st.queue.overdue + " overdue" : "");
+      }
+    } catch (e) { /* offline: the live badge says so */ }
+  }
+  setInterval(refreshStatus, 15000);
+
   function connect() {
     const es = new EventSource("/v1/events");
     es.onopen = () => { live.textContent = "live"; live.className = "badge live"; };
     es.onerror = () => { live.textContent = "reconnecting…"; live.className = "badge"; };
     es.addEventListener("checkout", (e) => showCheckout(JSON.parse(e.data)));
-    es.addEventListener("job", (e) => showJob(JSON.parse(e.data)));
+    es.addEventListener("job", (e) => { showJob(JSON.parse(e.data)); refreshStatus(); });
     es.addEventListener("reset", () => location.reload());
   }
   connect();

@@ -13,6 +13,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"posagent/checkout"
+	"posagent/events"
 	"posagent/gateway"
 	"posagent/gateway/sandbox"
 	"posagent/probe"
@@ -37,15 +38,17 @@ type daemon struct {
 	logs   *logSink
 	log    zerolog.Logger
 
-	db      *bolt.DB
-	sandbox *sandbox.Sandbox // nil unless gateway = "sandbox"
-	gw      *gateway.Client
-	queue   *queue.Queue
-	probes  []*probe.Probe // the gateway's, then the report backend's (if any)
-	engine  *checkout.Engine
-	scanner *scanner.Scanner
-	http    *http.Server
-	started time.Time
+	db        *bolt.DB
+	sandbox   *sandbox.Sandbox // nil unless gateway = "sandbox"
+	gw        *gateway.Client
+	queue     *queue.Queue
+	events    *events.Broker   // the change feed of GET /v1/events
+	gwMetrics *gateway.Metrics // gateway call latency, for GET /metrics
+	probes    []*probe.Probe   // the gateway's, then the report backend's (if any)
+	engine    *checkout.Engine
+	scanner   *scanner.Scanner
+	http      *http.Server
+	started   time.Time
 }
 
 // lockedError is returned when another process holds the database: a
@@ -81,7 +84,8 @@ func openDaemon(cfg Config, logs *logSink, stderr io.Writer) (_ *daemon, err err
 	}
 	cfg = d.cfg // the sandbox fills in its pay_pid
 	qlog := d.log.With().Str("component", "queue").Logger()
-	qopts := queue.Options{Logger: &qlog, MaxAge: cfg.Queue.MaxAge.Duration()}
+	d.events = events.New(events.Options{})
+	qopts := queue.Options{Logger: &qlog, MaxAge: cfg.Queue.MaxAge.Duration(), Events: d.events}
 	// Whether a remote is reachable comes from its probe, never from a
 	// job's answer (SPEC §5).
 	gwProbe, err := probe.New(probe.Options{Name: queue.RemoteGateway, Check: probe.GatewayCheck(d.gw),
@@ -90,6 +94,18 @@ func openDaemon(cfg Config, logs *logSink, stderr io.Writer) (_ *daemon, err err
 		return nil, err
 	}
 	d.probes, qopts.Gateway = append(d.probes, gwProbe), gwProbe
+	d.gwMetrics = gateway.NewMetrics()
+	d.gw.Observe = func(method string, err error, took time.Duration) {
+		d.gwMetrics.Observe(method, err, took)
+		// Real calls teach the probe too: no answer takes the gateway
+		// offline at once; any answer brings it back.
+		switch {
+		case gateway.IsUnreachable(err):
+			gwProbe.Unreachable(err)
+		case gateway.KindOf(err) != gateway.Invalid: // Invalid: never sent
+			gwProbe.Reachable()
+		}
+	}
 	if cfg.Coupons.ReportURL != "" {
 		rp, err := probe.New(probe.Options{Name: queue.RemoteReport, Check: probe.HTTPCheck(cfg.Coupons.ReportURL, nil), Logger: &qlog})
 		if err != nil {
@@ -117,6 +133,7 @@ func openDaemon(cfg Config, logs *logSink, stderr io.Writer) (_ *daemon, err err
 		ReportCoupons:       cfg.Coupons.ReportURL != "",
 		DrainTimeout:        drainTimeout,
 		Logger:              &clog,
+		Events:              d.events,
 	})
 	if err != nil {
 		return nil, err

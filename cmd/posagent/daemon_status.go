@@ -34,6 +34,8 @@ func (d *daemon) apiHandler() (http.Handler, error) {
 		Listen:       d.cfg.API.Listen,
 		Hosts:        d.cfg.API.Hosts,
 		CORSOrigins:  d.cfg.API.CORSOrigins,
+		Events:       d.events,
+		Metrics:      d.metrics(),
 	})
 }
 
@@ -44,11 +46,13 @@ func (d *daemon) status(context.Context) api.Status {
 	if d.sandbox != nil {
 		st.Gateway.Mode = api.ModeSandbox
 	}
-	reachable, seen := d.gw.Reachable()
-	st.Gateway.Reachable, st.Gateway.LastSeen = reachable, api.TimeOrNil(seen)
+	// Reachability is the probe's (a signed harmless call, and real calls
+	// that got no answer); LastSeen is the last answer to a real call.
+	_, seen := d.gw.Reachable()
+	st.Gateway.Reachable, st.Gateway.LastSeen = d.gatewayUp(), api.TimeOrNil(seen)
 	st.Scanner = api.ScannerStatus{Device: d.cfg.Scanner.Device, State: d.scanner.State()}
 	if qs, err := d.queue.Stats(); err == nil {
-		st.Queue = &api.QueueStatus{Pending: qs.Pending, Dead: qs.Dead, Failed: qs.Failed, Remotes: d.queue.Remotes()}
+		st.Queue = &api.QueueStatus{Pending: qs.Pending, Dead: qs.Dead, Failed: qs.Failed, Overdue: qs.Overdue, Remotes: d.queue.Remotes()}
 	}
 	if n, err := d.engine.CountByState(); err == nil {
 		st.Checkouts = api.CheckoutCounts(n)
