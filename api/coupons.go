@@ -110,5 +110,23 @@ func (s *Server) listCoupons(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeItems(w, cs)
+	writeItems(w, CouponsJSON(cs))
+}
+
+// CouponJSON is a coupon as the API answers it: the coupon JSON of SPEC §6,
+// with valid_from and valid_until left out when the coupon has no such
+// bound (rather than "0001-01-01T00:00:00Z").
+type CouponJSON struct {
+	checkout.Coupon
+	ValidFrom  *time.Time `json:"valid_from,omitempty"`
+	ValidUntil *time.Time `json:"valid_until,omitempty"`
+}
+
+// CouponsJSON wraps coupons for a reply.
+func CouponsJSON(cs []checkout.Coupon) []CouponJSON {
+	out := make([]CouponJSON, len(cs))
+	for i, c := range cs {
+		out[i] = CouponJSON{Coupon: c, ValidFrom: TimeOrNil(c.ValidFrom), ValidUntil: TimeOrNil(c.ValidUntil)}
+	}
+	return out
 }

@@ -72,7 +72,8 @@ func (s *Server) toError(err error) *Error {
 }
 
 // gatewayError maps the result of a user-API call: a request that failed
-// validation → 400; a business failure (40004) → 422 with the sub_code; a
+// validation → 400; a business failure (40004) → 422 with the sub_code and
+// an English message (the gateway's sub_msg, often Chinese, in sub_msg); a
 // rejected request (40001/40002/40006) → 422; an unknown result or an
 // unreachable gateway → 503 GATEWAY_UNAVAILABLE.
 func gatewayError(err error) *Error {
@@ -87,29 +88,27 @@ func gatewayError(err error) *Error {
 		}
 		return &Error{Status: http.StatusBadRequest, Code: CodeBadRequest, Message: msg}
 	case gateway.Failure:
-		code, msg := CodeGatewayRejected, "Alipay refused the request"
+		e := &Error{Status: http.StatusUnprocessableEntity, Code: CodeGatewayRejected, Message: "Alipay refused the request."}
 		if ge != nil {
 			if ge.SubCode != "" {
-				code = ge.SubCode
+				e.Code = ge.SubCode
 			}
-			if ge.SubMsg != "" {
-				msg = ge.SubMsg
-			}
+			e.Message, e.SubMsg = userAPIMessage(ge.SubCode, "Alipay refused the request"), ge.SubMsg
 		}
-		return &Error{Status: http.StatusUnprocessableEntity, Code: code, Message: msg}
+		return e
 	case gateway.Rejected:
-		code, msg := CodeGatewayRejected, "Alipay rejected the request"
+		e := &Error{Status: http.StatusUnprocessableEntity, Code: CodeGatewayRejected, Message: "Alipay rejected the request."}
 		if ge != nil {
 			if ge.SubCode != "" {
-				code = ge.SubCode
+				e.Code = ge.SubCode
 			}
-			msg = "Alipay rejected the request (" + ge.Code + " " + ge.Msg
-			if ge.SubMsg != "" {
-				msg += ": " + ge.SubMsg
+			e.SubMsg = ge.SubMsg
+			e.Message = "Alipay rejected the request (" + ge.Code + " " + ge.Msg + "); check the app_id, the keys and the app's permissions."
+			if m, ok := userAPIMessages[ge.SubCode]; ok {
+				e.Message = m
 			}
-			msg += "); check the app_id, the keys and the app's permissions"
 		}
-		return &Error{Status: http.StatusUnprocessableEntity, Code: code, Message: msg}
+		return e
 	}
 	msg := "Alipay could not be reached or gave no clear answer; try again later"
 	if ge != nil && ge.Err != nil {

@@ -2,12 +2,21 @@ package api
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 
 	"posagent/queue"
 )
 
 var jobStates = []string{queue.StatePending, queue.StateDone, queue.StateFailed, queue.StateDead}
+
+// JobKinds are the kinds of job posagent queues; GET /v1/jobs?kind= and
+// "posagent jobs --kind" refuse any other, as they refuse an unknown state,
+// rather than answer an empty list for a typo.
+var JobKinds = []string{
+	queue.KindTradeCancel, queue.KindTradeReconcile, queue.KindTradeRefund, queue.KindReconcile,
+	queue.KindCouponReport, queue.KindAwardReceive,
+}
 
 // listJobs: ?state=&kind=&limit=&before=, newest first.
 func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
@@ -17,6 +26,10 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
 	case "", queue.StatePending, queue.StateDone, queue.StateFailed, queue.StateDead:
 	default:
 		writeError(w, errorf(http.StatusBadRequest, "BAD_STATE", "state must be one of %v, not %q", jobStates, f.State))
+		return
+	}
+	if f.Kind != "" && !slices.Contains(JobKinds, f.Kind) {
+		writeError(w, errorf(http.StatusBadRequest, "BAD_KIND", "kind must be one of %v, not %q", JobKinds, f.Kind))
 		return
 	}
 	var e *Error

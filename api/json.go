@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
 )
 
@@ -15,11 +16,16 @@ import (
 // coupons fits; anything larger is refused with 413.
 const MaxBodyBytes = 1 << 20
 
-// Error is the body of every error reply: {"error":{"code","message"}}.
+// Error is the body of every error reply: {"error":{"code","message"}},
+// with "sub_msg" when Alipay refused a request.
 type Error struct {
 	Status  int    `json:"-"`
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// SubMsg is the gateway's own sub_msg, as it sent it (often Chinese),
+	// when the error is Alipay's refusal; Code is then its sub_code and
+	// Message says the same in English.
+	SubMsg string `json:"sub_msg,omitempty"`
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
@@ -86,7 +92,7 @@ func jsonError(err error) *Error {
 	case isMaxBytes(err):
 		return errorf(http.StatusRequestEntityTooLarge, "BODY_TOO_LARGE", "the body is larger than %d bytes", MaxBodyBytes)
 	case errors.Is(err, io.EOF):
-		return errorf(http.StatusBadRequest, "MALFORMED_JSON", "the body is empty; send a JSON object")
+		return errorf(http.StatusBadRequest, "MALFORMED_JSON", "the body is empty; send JSON")
 	case errors.As(err, &syn):
 		return errorf(http.StatusBadRequest, "MALFORMED_JSON", "malformed JSON at byte %d: %v", syn.Offset, syn)
 	case errors.As(err, &typ):
@@ -94,9 +100,51 @@ func jsonError(err error) *Error {
 		if field == "" {
 			field = "the body"
 		}
-		return errorf(http.StatusBadRequest, "BAD_FIELD", "%s: want %s, got JSON %s", field, typ.Type, typ.Value)
+		return errorf(http.StatusBadRequest, "BAD_FIELD", "%s: want %s, got %s", field, jsonKind(typ.Type), jsonValueWord(typ.Value))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		return errorf(http.StatusBadRequest, "UNKNOWN_FIELD", "%s is not a field of this request", strings.TrimPrefix(err.Error(), "json: unknown field "))
 	}
 	return errorf(http.StatusBadRequest, "MALFORMED_JSON", "%v", err)
+}
+
+// jsonKind names what JSON a Go type takes, for a person writing the
+// request (never the Go type's name, such as []api.couponImport).
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == reflect.TypeFor[json.RawMessage]() {
+		return "a JSON value"
+	}
+	switch t.Kind() {
+	case reflect.Slice, reflect.Array:
+		return "a JSON array"
+	case reflect.Struct, reflect.Map:
+		return "a JSON object"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return "a whole number"
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number, 0 or more"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	}
+	return "another JSON value"
+}
+
+// jsonValueWord names the JSON value encoding/json found ("object",
+// "array", "string", "number 12", "bool").
+func jsonValueWord(v string) string {
+	switch {
+	case v == "bool":
+		return "true or false"
+	case v == "object", v == "array", v == "string", v == "number":
+		return "a JSON " + v
+	case strings.HasPrefix(v, "number "):
+		return "the number " + strings.TrimPrefix(v, "number ")
+	}
+	return v
 }

@@ -106,7 +106,7 @@ func (c *CouponsCommand) run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	if c.JSON {
-		return printJSON(c.Stdout, api.Items[checkout.Coupon]{Items: cs})
+		return printJSON(c.Stdout, api.Items[api.CouponJSON]{Items: api.CouponsJSON(cs)})
 	}
 	if len(cs) == 0 {
 		fmt.Fprintln(c.Stdout, "no coupons")

@@ -72,6 +72,8 @@ Kinds: trade_cancel, trade_reconcile, coupon_report, award_receive.`+apiHelp, c.
 		return usageErrorf("--state, --kind and --limit list jobs; they do not go with an ID")
 	case c.State != "" && !slices.Contains(jobStates, c.State):
 		return usageErrorf("--state must be one of %s, not %q", strings.Join(jobStates, ", "), c.State)
+	case c.Kind != "" && !slices.Contains(api.JobKinds, c.Kind):
+		return usageErrorf("--kind must be one of %s, not %q", strings.Join(api.JobKinds, ", "), c.Kind)
 	case c.Limit < 1 || c.Limit > queue.MaxListLimit:
 		return usageErrorf("--limit must be between 1 and %d, not %d", queue.MaxListLimit, c.Limit)
 	}

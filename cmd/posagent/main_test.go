@@ -83,6 +83,8 @@ func TestMainExitStatus(t *testing.T) {
 		{"run with a missing --config", []string{"run", "--config", missing}, 2, "", "config file not found"},
 		{"pay without --amount", []string{"pay", "--order", "A1"}, 2, "", "--amount is required"},
 		{"pay with a bad amount", []string{"pay", "--order", "A1", "--amount", "1.234"}, 2, "", "--amount must be"},
+		{"jobs with an unknown kind", []string{"jobs", "--kind", "bogus"}, 2, "", `--kind must be one of trade_cancel, `},
+		{"jobs with an unknown state", []string{"jobs", "--state", "bogus"}, 2, "", `--state must be one of`},
 		{"checkouts flag after ID", []string{"checkouts", "c1", "--wait", "5s"}, 2, "", "put flags first"},
 		{"checkouts --wait too long", []string{"checkouts", "--wait", "2m", "c1"}, 2, "", "--wait must be between"},
 		{"consult with two users", []string{"consult", "--scene", "s", "--user-id", "1", "--mobile", "2"}, 2, "", "exactly one"},
