@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"time"
 
 	"posagent/checkout"
 )
@@ -46,20 +47,29 @@ func (s *Server) createCheckout(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, c)
 }
 
-// getCheckout answers the checkout, after holding the reply until it is
-// terminal or ?wait= is up.
+// getCheckout answers the checkout. With ?wait= it holds the reply until
+// the checkout is terminal, or (with ?since=updated_at) until it changed,
+// or the wait is up.
 func (s *Server) getCheckout(w http.ResponseWriter, r *http.Request) {
 	wait, e := parseWait(r)
 	if e != nil {
 		writeError(w, e)
 		return
 	}
+	var since time.Time
+	if v := r.URL.Query().Get("since"); v != "" {
+		var err error
+		if since, err = time.Parse(time.RFC3339Nano, v); err != nil {
+			writeError(w, errorf(http.StatusBadRequest, CodeBadRequest, "since must be the checkout's updated_at (RFC 3339), not %q", v))
+			return
+		}
+	}
 	id := r.PathValue("id")
 	var c checkout.Checkout
 	var err error
 	if wait > 0 {
 		ctx, cancel := context.WithTimeout(r.Context(), wait)
-		c, err = s.cfg.Checkouts.Wait(ctx, id)
+		c, err = s.cfg.Checkouts.WaitChange(ctx, id, since)
 		cancel()
 		if err == nil && r.Context().Err() != nil {
 			return // the caller went away; nobody reads the reply

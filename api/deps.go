@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"time"
 
 	"posagent/checkout"
 	"posagent/gateway"
@@ -24,7 +25,7 @@ type Checkouts interface {
 	List(f checkout.ListFilter) ([]checkout.Checkout, error)
 	// Wait returns the checkout once terminal, or as it is when ctx ends
 	// (nil error). Errors: ErrNotFound.
-	Wait(ctx context.Context, id string) (checkout.Checkout, error)
+	WaitChange(ctx context.Context, id string, since time.Time) (checkout.Checkout, error)
 	// Cancel abandons or cancels a checkout. Errors: ErrNotFound,
 	// ErrConflict, a database error.
 	Cancel(ctx context.Context, id string) (checkout.Checkout, error)

@@ -357,20 +357,7 @@ func (e *Engine) CountByState() (map[State]int, error) {
 // state when ctx ends first (with a nil error: the API answers 200 with
 // what it has). Errors: ErrNotFound.
 func (e *Engine) Wait(ctx context.Context, id string) (Checkout, error) {
-	for {
-		e.mu.Lock()
-		ch := e.changed
-		e.mu.Unlock()
-		r, err := e.get(id)
-		if err != nil || r.State.Terminal() {
-			return r.Checkout, err
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return r.Checkout, nil
-		}
-	}
+	return e.WaitChange(ctx, id, time.Time{})
 }
 
 // purgeLoop purges old sence_no entries every hour (Start purged once).

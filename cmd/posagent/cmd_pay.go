@@ -135,7 +135,7 @@ func (c *PayCommand) run(ctx context.Context, cfg Config) error {
 
 // pollEvery is how long one GET ?wait= of pay holds; a change answers it
 // at once (since=).
-const pollEvery = 2 * time.Second
+const pollEvery = 20 * time.Second
 
 // settleGrace is how long pay keeps following a payment past the decision
 // deadline: the cancel that follows an undecided trade takes a moment.
