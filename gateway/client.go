@@ -11,9 +11,11 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rs/zerolog"
 )
@@ -48,6 +50,20 @@ type Client struct {
 	// AppAuthToken is sent as app_auth_token when set (calls on behalf of a
 	// merchant that authorised this app). Never logged.
 	AppAuthToken string
+	// AppCert, AlipayCert and AlipayRoot switch on certificate mode (all
+	// three or none): requests carry app_cert_sn and alipay_root_cert_sn,
+	// replies are verified with the gateway certificate their
+	// alipay_cert_sn names, and AlipayPublicKey is not used. A reply naming
+	// a certificate not seen before makes the client fetch it
+	// (alipay.open.app.alipaycert.download) and use it once it chains to
+	// AlipayRoot. Default nil: public key mode.
+	AppCert    *CertChain
+	AlipayCert *CertChain
+	AlipayRoot *RootBundle
+	// CertDir keeps gateway certificates fetched after a rotation
+	// (alipay_cert_<SN>.pem), and those kept there are trusted again at
+	// start once they chain to AlipayRoot. Default "": memory only.
+	CertDir string
 	// Timeout bounds each call, on top of the caller's ctx. Default 15 s.
 	Timeout time.Duration
 	// HTTPClient sends the requests. Default: a client with a 5 s connect
@@ -72,6 +88,9 @@ type Client struct {
 	initOnce sync.Once
 	http     *http.Client
 	warnOnce sync.Once
+	certs    *certStore // certificate mode; nil in public key mode
+	initErr  error      // a certificate mode set-up that cannot work
+	health   healthState
 
 	// reachable is 1 after a call got a reply from the gateway, 0 after a
 	// call could not reach it (transport error or timeout).
@@ -94,6 +113,7 @@ func (c *Client) init() {
 			}}
 		}
 		c.reachable.Store(1)
+		c.certs, c.initErr = c.newCertStore()
 	})
 }
 
@@ -125,6 +145,7 @@ func (c *Client) Reachable() (bool, time.Time) {
 // Params builds the signed form parameters of a call. It is exported for
 // tests and tools that need to see exactly what would be sent.
 func (c *Client) Params(method string, bizContent []byte) (url.Values, error) {
+	c.init()
 	st := c.SignType
 	if st == "" {
 		st = RSA2
@@ -141,6 +162,10 @@ func (c *Client) Params(method string, bizContent []byte) (url.Values, error) {
 	}
 	if c.AppAuthToken != "" {
 		p["app_auth_token"] = c.AppAuthToken
+	}
+	if c.certs != nil {
+		p["app_cert_sn"] = c.certs.appSN
+		p["alipay_root_cert_sn"] = c.certs.rootSN
 	}
 	sig, err := Sign([]byte(SignContent(p)), c.PrivateKey, st)
 	if err != nil {
@@ -203,26 +228,48 @@ func (c *Client) call(ctx context.Context, method string, biz any, out any) erro
 }
 
 func (c *Client) do(ctx context.Context, method string, biz any, out any) error {
+	body, err := c.send(ctx, method, biz)
+	if err != nil {
+		return err
+	}
+	return c.decode(ctx, method, body, out)
+}
+
+// send signs and posts one request and returns the reply body of an HTTP
+// 200. The common parameters go in the URL query string, biz_content in the
+// form body, as the official SDKs send them.
+func (c *Client) send(ctx context.Context, method string, biz any) ([]byte, error) {
 	fail := func(kind Kind, err error) error { return &Error{Method: method, Kind: kind, Err: err} }
+	if c.initErr != nil {
+		return nil, fail(Invalid, c.initErr)
+	}
 	bizJSON, err := MarshalBizContent(biz)
 	if err != nil {
-		return fail(Invalid, err)
+		return nil, fail(Invalid, err)
 	}
 	params, err := c.Params(method, bizJSON)
 	if err != nil {
-		return fail(Invalid, err)
+		return nil, fail(Invalid, err)
+	}
+	form := url.Values{"biz_content": params["biz_content"]}
+	params.Del("biz_content")
+	u := c.URL
+	if strings.Contains(u, "?") {
+		u += "&" + params.Encode()
+	} else {
+		u += "?" + params.Encode()
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout())
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.URL, bytes.NewBufferString(params.Encode()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(form.Encode()))
 	if err != nil {
-		return fail(Invalid, err)
+		return nil, fail(Invalid, err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded;charset=utf-8")
 	resp, err := c.http.Do(req)
 	if err != nil {
 		c.reachable.Store(0)
-		return fail(Unknown, err)
+		return nil, fail(Unknown, err)
 	}
 	defer resp.Body.Close()
 	limit := c.MaxReplyBytes
@@ -232,31 +279,28 @@ func (c *Client) do(ctx context.Context, method string, biz any, out any) error 
 	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
 		c.reachable.Store(0)
-		return fail(Unknown, fmt.Errorf("read reply: %w", err))
+		return nil, fail(Unknown, fmt.Errorf("read reply: %w", err))
 	}
 	// From here on the gateway has answered: it is reachable, whatever it said.
 	c.reachable.Store(1)
 	c.lastSeen.Store(c.now().UnixNano())
 	if int64(len(body)) > limit {
-		return fail(Unknown, fmt.Errorf("%w: reply larger than %d bytes", ErrBadReply, limit))
+		return nil, fail(Unknown, fmt.Errorf("%w: reply larger than %d bytes", ErrBadReply, limit))
 	}
 	if resp.StatusCode != http.StatusOK {
-		return fail(Unknown, fmt.Errorf("%w: HTTP %s", ErrBadReply, resp.Status))
+		return nil, fail(Unknown, fmt.Errorf("%w: HTTP %s", ErrBadReply, resp.Status))
 	}
-	return c.decode(method, body, out)
+	return body, nil
 }
 
 // decode verifies body and fills out. It is split from do so tests and fuzz
-// targets can drive it with raw bytes.
-func (c *Client) decode(method string, body []byte, out any) error {
+// targets can drive it with raw bytes. out (when not nil) is either left
+// untouched or filled whole, never half-filled.
+func (c *Client) decode(ctx context.Context, method string, body []byte, out any) error {
 	fail := func(kind Kind, err error) error { return &Error{Method: method, Kind: kind, Err: err} }
 	r, err := ParseReply(body, method)
 	if err != nil {
 		return fail(Unknown, err)
-	}
-	st := c.SignType
-	if st == "" {
-		st = RSA2
 	}
 	if c.SkipVerify {
 		c.warnOnce.Do(func() {
@@ -264,13 +308,21 @@ func (c *Client) decode(method string, body []byte, out any) error {
 				c.Logger.Warn().Str("event", "verify_off").Msg("gateway reply signatures are NOT verified (sandbox only)")
 			}
 		})
-	} else if c.AlipayPublicKey == nil {
-		return fail(Unknown, fmt.Errorf("%w: no Alipay public key configured", ErrBadSignature))
-	} else if err := r.Verify(c.AlipayPublicKey, st); err != nil {
-		return fail(Unknown, err)
+	} else if err := c.verifyReply(ctx, method, r); err != nil {
+		e := unverifiedError(method, r, err)
+		c.health.verifyFailed(c, e)
+		return e
+	}
+	raw := r.Raw
+	if !utf8.Valid(raw) {
+		// A GBK/GB18030 reply: decoded only now, after verification over
+		// the bytes as sent.
+		if u, err := gb18030ToUTF8(raw); err == nil {
+			raw = u
+		}
 	}
 	var common commonResponse
-	if err := json.Unmarshal(r.Raw, &common); err != nil {
+	if err := json.Unmarshal(raw, &common); err != nil {
 		return fail(Unknown, fmt.Errorf("%w: %v", ErrBadReply, err))
 	}
 	kind := kindOfCode(common.Code)
@@ -279,16 +331,20 @@ func (c *Client) decode(method string, body []byte, out any) error {
 		kind = Unknown
 	}
 	if out != nil && r.Key != ErrorResponseKey {
-		if err := json.Unmarshal(r.Raw, out); err != nil {
+		if err := unmarshalWhole(raw, out); err != nil {
 			return fail(Unknown, fmt.Errorf("%w: %v", ErrBadReply, err))
 		}
 	}
+	c.health.verified(c, kind, common.SubCode)
 	if kind == Success {
 		return nil
 	}
 	e := &Error{Method: method, Kind: kind, Code: common.Code, Msg: common.Msg, SubCode: common.SubCode, SubMsg: common.SubMsg}
 	if common.Code == "" {
 		e.Err = fmt.Errorf("%w: no code", ErrBadReply)
+	}
+	if kind == Unauthorized {
+		e.Err = ErrUnauthorized
 	}
 	return e
 }

@@ -31,7 +31,7 @@ func fakeGateway(t *testing.T, answer func(r *http.Request) (status int, raw str
 			w.Write([]byte(raw))
 			return
 		}
-		method := r.PostForm.Get("method")
+		method := r.Form.Get("method")
 		body := []byte(`{"` + gateway.ResponseKey(method) + `":` + raw + `}`)
 		if sign {
 			var err error
@@ -138,8 +138,19 @@ func TestClientSendsSignedFormWithCommonParams(t *testing.T) {
 	var got map[string]string
 	c, _ := fakeGateway(t, func(r *http.Request) (int, string, bool) {
 		got = map[string]string{}
-		for k := range r.PostForm {
-			got[k] = r.PostForm.Get(k)
+		for k := range r.Form {
+			got[k] = r.Form.Get(k)
+		}
+		// The common parameters, charset included, are in the URL; only
+		// biz_content is in the body.
+		q := r.URL.Query()
+		for _, k := range []string{"app_id", "method", "format", "charset", "sign_type", "timestamp", "version", "app_auth_token", "sign"} {
+			if q.Get(k) == "" {
+				t.Errorf("%s is not in the query string", k)
+			}
+		}
+		if q.Has("biz_content") || len(r.PostForm) != 1 || r.PostForm.Get("biz_content") == "" {
+			t.Errorf("query %v, body %v: want biz_content alone in the body", q, r.PostForm)
 		}
 		return 200, `{"code":"10000","msg":"Success","user_id":"2088000000000001"}`, true
 	})

@@ -12,6 +12,7 @@ const (
 	MethodTradeRefund          = "alipay.trade.refund"
 	MethodTradeRefundQuery     = "alipay.trade.fastpay.refund.query"
 	MethodBillDownloadURLQuery = "alipay.data.dataservice.bill.downloadurl.query"
+	MethodAlipayCertDownload   = "alipay.open.app.alipaycert.download"
 	DynamicTokenOutBizNoKey    = "DYNAMIC_TOKEN_OUT_BIZ_NO"
 )
 
@@ -20,4 +21,5 @@ var Methods = []string{
 	MethodTwoStageUse, MethodTradePay, MethodTradeQuery, MethodTradeCancel,
 	MethodSceneConsult, MethodInviteAward, MethodAgreementQuery,
 	MethodTradeRefund, MethodTradeRefundQuery, MethodBillDownloadURLQuery,
+	MethodAlipayCertDownload,
 }

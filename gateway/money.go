@@ -80,8 +80,14 @@ func (a Amount) MarshalJSON() ([]byte, error) {
 }
 
 // UnmarshalJSON reads a JSON string such as "25.00" (a bare JSON number is
-// refused: money never passes through a float).
+// refused: money never passes through a float). An empty string, which the
+// gateway sends for an optional amount it has no value for, and null read
+// as zero.
 func (a *Amount) UnmarshalJSON(b []byte) error {
+	if string(b) == `""` || string(b) == "null" {
+		*a = 0
+		return nil
+	}
 	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
 		return fmt.Errorf("%w %s: amounts are strings like \"25.00\"", ErrBadAmount, b)
 	}

@@ -96,7 +96,7 @@ func TestRefundSendsTheDocumentedBizContent(t *testing.T) {
 		if err := json.Unmarshal([]byte(r.PostForm.Get("biz_content")), &got); err != nil {
 			t.Errorf("biz_content: %v", err)
 		}
-		if m := r.PostForm.Get("method"); m != gateway.MethodTradeRefund {
+		if m := r.Form.Get("method"); m != gateway.MethodTradeRefund {
 			t.Errorf("method = %q", m)
 		}
 		return 200, `{"code":"10000","msg":"Success","fund_change":"Y","refund_fee":"5.00"}`, true

@@ -27,7 +27,15 @@ const (
 	Rejected
 	// Invalid: the request failed local validation and was never sent.
 	Invalid
+	// Unauthorized: code 20001 (aop.invalid-app-auth-token,
+	// aop.app-auth-token-time-out, …): the merchant's app_auth_token is
+	// missing, wrong or expired. The request took no effect; retrying
+	// will not help until the token is fixed. Never a network failure.
+	Unauthorized
 )
+
+// ErrUnauthorized is the Err of an Unauthorized result.
+var ErrUnauthorized = errors.New("app_auth_token refused (20001): the merchant must authorise the app again, or [alipay] app_auth_token is wrong")
 
 func (k Kind) String() string {
 	switch k {
@@ -43,6 +51,8 @@ func (k Kind) String() string {
 		return "rejected"
 	case Invalid:
 		return "invalid"
+	case Unauthorized:
+		return "unauthorized"
 	}
 	return fmt.Sprintf("kind(%d)", int(k))
 }
@@ -50,17 +60,34 @@ func (k Kind) String() string {
 // Error is every non-success result of a call. Code/Msg/SubCode/SubMsg are
 // the gateway's when it answered; Err is the underlying cause otherwise
 // (transport error, ErrBadSignature, ErrBadReply, a ValidationError).
+//
+// Unverified marks a reply that failed verification (or came unsigned):
+// its Code/Msg/SubCode/SubMsg are what the reply claims, kept for a person
+// to diagnose, Err wraps ErrBadSignature, and Kind is Unknown whatever the
+// claimed code, so no money decision rests on it.
 type Error struct {
-	Method  string
-	Kind    Kind
-	Code    string
-	Msg     string
-	SubCode string
-	SubMsg  string
-	Err     error
+	Method     string
+	Kind       Kind
+	Code       string
+	Msg        string
+	SubCode    string
+	SubMsg     string
+	Unverified bool
+	Err        error
 }
 
 func (e *Error) Error() string {
+	if e.Unverified {
+		s := fmt.Sprintf("%s: %s: %v", e.Method, e.Kind, e.Err)
+		if e.Code != "" {
+			s += fmt.Sprintf(" (reply claims %s %s", e.Code, e.Msg)
+			if e.SubCode != "" {
+				s += fmt.Sprintf(", %s: %s", e.SubCode, e.SubMsg)
+			}
+			s += ", unverified)"
+		}
+		return s
+	}
 	if e.Code != "" {
 		s := fmt.Sprintf("%s: %s %s", e.Method, e.Code, e.Msg)
 		if e.SubCode != "" {
@@ -87,10 +114,11 @@ func KindOf(err error) Kind {
 	return Unknown
 }
 
-// SubCodeOf returns the gateway's sub_code carried by err, or "".
+// SubCodeOf returns the gateway's sub_code carried by err, or "" (also for
+// an Unverified reply: what it claims is for people, not for branching).
 func SubCodeOf(err error) string {
 	var e *Error
-	if errors.As(err, &e) {
+	if errors.As(err, &e) && !e.Unverified {
 		return e.SubCode
 	}
 	return ""
@@ -107,6 +135,8 @@ func kindOfCode(code string) Kind {
 		return Failure
 	case "40001", "40002", "40006":
 		return Rejected
+	case "20001":
+		return Unauthorized
 	}
 	// 20000 (service unavailable) and anything unexpected: the effect is
 	// not known.
