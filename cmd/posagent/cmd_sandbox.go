@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"path/filepath"
 	"posagent/gateway/sandbox"
 	"strings"
@@ -109,7 +108,7 @@ func (c *SandboxCommand) run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	if err := sb.Start(c.Listen); err != nil {
-		return fmt.Errorf("sandbox: %w", err)
+		return err // "sandbox: listen: …"
 	}
 	sb.Info(c.Stdout)
 	log.Warn().Str("event", "sandbox_started").Str("url", sb.URL()).

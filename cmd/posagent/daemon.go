@@ -165,7 +165,7 @@ func (d *daemon) openGateway() error {
 		// Listen on loopback so the ledger (/sandbox/trades) and the fault
 		// switch can be used from a browser or curl while trying posagent.
 		if err := sb.Start("127.0.0.1:0"); err != nil {
-			return fmt.Errorf("sandbox: %w", err)
+			return err // "sandbox: listen: …"
 		}
 		d.sandbox = sb
 		d.gw = sb.Client()

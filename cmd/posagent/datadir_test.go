@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,6 +67,19 @@ func TestStartErrorsAreNotPrefixedTwice(t *testing.T) {
 	code, stderr = runConfig(t, dir, fmt.Sprintf("[terminal]\ndata_dir = \"data2\"\n\n[scanner]\ndevice = %q\n\n[log]\nfile = \"\"\n", notTTY))
 	if line := verbError(stderr); code == 0 || !strings.Contains(line, "scanner: ") || strings.Contains(line, "scanner: scanner: ") {
 		t.Errorf("run on a scanner that is not a tty = %d\n%s", code, stderr)
+	}
+}
+
+// "posagent sandbox" on a port in use names the sandbox once after the verb.
+func TestSandboxListenErrorPrefixedOnce(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	code, _, stderr := runMain(t, "sandbox", "--dir", t.TempDir(), "--listen", ln.Addr().String())
+	if code != 1 || !strings.HasPrefix(stderr, "posagent sandbox: sandbox: listen") || strings.Count(stderr, "sandbox: ") != 2 {
+		t.Errorf("sandbox on a port in use = %d\n%s", code, stderr)
 	}
 }
 
