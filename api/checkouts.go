@@ -84,10 +84,10 @@ func (s *Server) getCheckout(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, c)
 }
 
-// listCheckouts: ?state=&limit=&before=, newest first.
+// listCheckouts: ?state=&limit=&before=&order_id=, newest first.
 func (s *Server) listCheckouts(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := checkout.ListFilter{State: checkout.State(q.Get("state")), Before: q.Get("before")}
+	f := checkout.ListFilter{State: checkout.State(q.Get("state")), Before: q.Get("before"), OrderID: q.Get("order_id")}
 	if f.State != "" && !f.State.Valid() {
 		writeError(w, errorf(http.StatusBadRequest, "BAD_STATE", "state must be one of %s, not %q", statesList(), f.State))
 		return

@@ -140,7 +140,7 @@ type route struct {
 func (s *Server) table() []route {
 	return []route{
 		{"POST /v1/checkouts", s.createCheckout, nil},
-		{"GET /v1/checkouts", s.listCheckouts, []string{"state", "limit", "before"}},
+		{"GET /v1/checkouts", s.listCheckouts, []string{"state", "limit", "before", "order_id"}},
 		{"GET /v1/checkouts/{id}", s.getCheckout, []string{"wait", "since"}},
 		{"POST /v1/checkouts/{id}/cancel", s.cancelCheckout, nil},
 		{"GET /v1/jobs", s.listJobs, []string{"state", "kind", "limit", "before"}},

@@ -39,3 +39,25 @@ func TestWaitSinceAnswersOnAnyChange(t *testing.T) {
 		t.Fatalf("bad since: %d %v", status, body)
 	}
 }
+
+// A register that lost its checkout id finds the checkouts of its order,
+// newest first; a malformed page cursor is an error, not a silent restart.
+func TestListByOrderAndBadBefore(t *testing.T) {
+	en := mustOpenEnv(t, envOptions{})
+	first := en.mustCreate("7.00")
+	en.settle(first) // cancelled: the order is free again
+	status, _, body := en.do("POST", "/v1/checkouts", `{"order_id":"`+first.OrderID+`","amount":"7.00","subject":"s"}`)
+	if status != http.StatusCreated {
+		t.Fatalf("second checkout of the order: %d %v", status, body)
+	}
+	second := body["id"].(string)
+	defer en.do("POST", "/v1/checkouts/"+second+"/cancel", "")
+	status, _, body = en.do("GET", "/v1/checkouts?order_id="+first.OrderID, "")
+	items, _ := body["items"].([]any)
+	if status != http.StatusOK || len(items) != 2 || items[0].(map[string]any)["id"] != second || items[1].(map[string]any)["id"] != first.ID {
+		t.Fatalf("checkouts of order %s: %d %v", first.OrderID, status, body)
+	}
+	if status, _, body := en.do("GET", "/v1/checkouts?before=yesterday", ""); status != http.StatusBadRequest {
+		t.Fatalf("bad before: %d %v", status, body)
+	}
+}

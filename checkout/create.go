@@ -99,6 +99,9 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (c Checkout, cre
 		if err := tx.Bucket(bucketOrders).Put([]byte(r.OrderID), []byte(r.ID)); err != nil {
 			return err
 		}
+		if err := tx.Bucket(bucketOrderIDs).Put(orderIDKey(r.OrderID, r.ID), nil); err != nil {
+			return err
+		}
 		return e.putRecord(tx, &r, "")
 	})
 	if err != nil {

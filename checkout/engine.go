@@ -294,6 +294,8 @@ type ListFilter struct {
 	// Before, when set, keeps only checkouts created before the checkout
 	// with this id (paging: pass the last id of the previous page).
 	Before string
+	// OrderID, when set, keeps only the checkouts of that order.
+	OrderID string
 }
 
 // List returns checkouts newest first. Errors: ErrBadRequest for an unknown
@@ -301,6 +303,9 @@ type ListFilter struct {
 func (e *Engine) List(f ListFilter) ([]Checkout, error) {
 	if f.State != "" && !f.State.Valid() {
 		return nil, badRequest("unknown state %q", f.State)
+	}
+	if f.Before != "" && !cursorRE.MatchString(f.Before) {
+		return nil, badRequest("before must be a checkout id such as co_000000000042_x7Qa, not %q", f.Before)
 	}
 	limit := f.Limit
 	if limit <= 0 {
@@ -310,7 +315,22 @@ func (e *Engine) List(f ListFilter) ([]Checkout, error) {
 	out := []Checkout{}
 	err := e.db.View(func(tx *bolt.Tx) error {
 		var ids []string
-		if f.State == "" {
+		if f.OrderID != "" {
+			for _, id := range idsOfOrder(tx, f.OrderID) {
+				if len(ids) == limit {
+					break
+				}
+				if f.Before != "" && id >= f.Before {
+					continue
+				}
+				if f.State != "" {
+					if r, err := getRecord(tx, id); err != nil || r.State != f.State {
+						continue
+					}
+				}
+				ids = append(ids, id)
+			}
+		} else if f.State == "" {
 			c := tx.Bucket(bucketRecords).Cursor()
 			k, _ := c.Last()
 			if f.Before != "" {

@@ -3,6 +3,7 @@ package checkout
 import (
 	"crypto/rand"
 	"fmt"
+	"regexp"
 	"time"
 
 	"posagent/gateway"
@@ -29,6 +30,10 @@ func randomToken(n int) string {
 }
 
 // newID makes a checkout id from the records bucket's sequence number.
+// cursorRE matches a paging cursor: a checkout id as newID makes it, or
+// any "co_" string that sorts among them ("co_~" is after every id).
+var cursorRE = regexp.MustCompile(`^co_[0-9A-Za-z_~]*$`)
+
 func newID(seq uint64) string {
 	return fmt.Sprintf("co_%012d_%s", seq, randomToken(4))
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -15,6 +16,7 @@ var (
 	bucketRecords     = []byte("checkout_records")      // id → record JSON
 	bucketStates      = []byte("checkout_states")       // state 0x00 id → (empty)
 	bucketOrders      = []byte("checkout_orders")       // order_id → id of its latest checkout
+	bucketOrderIDs    = []byte("checkout_order_ids")    // order_id 0x00 id → (empty): every checkout of an order
 	bucketSence       = []byte("checkout_sence")        // HMAC(code) → senceEntry JSON
 	bucketCoupons     = []byte("checkout_coupons")      // coupon id → Coupon JSON
 	bucketCouponUsers = []byte("checkout_coupon_users") // user_id 0x00 coupon id → (empty)
@@ -22,13 +24,27 @@ var (
 	bucketCounts      = []byte("checkout_counts")       // state → number of checkouts in it (uint64 big-endian)
 )
 
-var allBuckets = [][]byte{bucketRecords, bucketStates, bucketOrders, bucketSence, bucketCoupons, bucketCouponUsers, bucketMeta, bucketCounts}
+var allBuckets = [][]byte{bucketRecords, bucketStates, bucketOrders, bucketOrderIDs, bucketSence, bucketCoupons, bucketCouponUsers, bucketMeta, bucketCounts}
 
 func createBuckets(tx *bolt.Tx) error {
 	countsExisted := tx.Bucket(bucketCounts) != nil
+	orderIDsExisted := tx.Bucket(bucketOrderIDs) != nil
 	for _, b := range allBuckets {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return fmt.Errorf("create bucket %s: %w", b, err)
+		}
+	}
+	if !orderIDsExisted {
+		// A file from before the index: index every checkout once.
+		err := tx.Bucket(bucketRecords).ForEach(func(k, v []byte) error {
+			var r record
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("index checkout %s by order: %w", k, err)
+			}
+			return tx.Bucket(bucketOrderIDs).Put(orderIDKey(r.OrderID, r.ID), nil)
+		})
+		if err != nil {
+			return err
 		}
 	}
 	if countsExisted {
@@ -184,4 +200,21 @@ func orderCheckout(tx *bolt.Tx, orderID string) (record, bool, error) {
 	}
 	r, err := getRecord(tx, string(v))
 	return r, err == nil, err
+}
+
+// orderIDKey is a key of bucketOrderIDs.
+func orderIDKey(orderID, id string) []byte {
+	return append(append([]byte(orderID), 0), id...)
+}
+
+// idsOfOrder returns the ids of orderID's checkouts, newest first.
+func idsOfOrder(tx *bolt.Tx, orderID string) []string {
+	prefix := append([]byte(orderID), 0)
+	var ids []string
+	c := tx.Bucket(bucketOrderIDs).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		ids = append(ids, string(k[len(prefix):]))
+	}
+	slices.Reverse(ids) // ids grow with time
+	return ids
 }
