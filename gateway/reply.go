@@ -32,7 +32,7 @@ type Reply struct {
 	Key    string // ResponseKey(method) or ErrorResponseKey
 	Raw    []byte // exact bytes of the value of Key
 	Sign   string // top-level "sign"; empty when absent
-	CertSN string // top-level "alipay_cert_sn", when present (tolerated, not used)
+	CertSN string // top-level "alipay_cert_sn" (certificate mode), when present
 }
 
 // ParseReply locates the response member for method (or error_response) in
@@ -108,16 +108,27 @@ func (r *Reply) Verify(pub *rsa.PublicKey, t SignType) error {
 // with value raw, followed by "sign" computed over exactly raw. It is what
 // the sandbox sends; raw must be a JSON object.
 func EncodeReply(key string, raw []byte, priv *rsa.PrivateKey, t SignType) ([]byte, error) {
+	return EncodeCertReply(key, raw, "", priv, t)
+}
+
+// EncodeCertReply is EncodeReply for certificate mode: "alipay_cert_sn"
+// (when certSN is not empty) goes between the response member and "sign".
+func EncodeCertReply(key string, raw []byte, certSN string, priv *rsa.PrivateKey, t SignType) ([]byte, error) {
 	sig, err := Sign(raw, priv, t)
 	if err != nil {
 		return nil, err
 	}
 	var b bytes.Buffer
-	b.Grow(len(raw) + len(key) + len(sig) + 16)
+	b.Grow(len(raw) + len(key) + len(sig) + len(certSN) + 40)
 	b.WriteString(`{"`)
 	b.WriteString(key)
 	b.WriteString(`":`)
 	b.Write(raw)
+	if certSN != "" {
+		b.WriteString(`,"alipay_cert_sn":"`)
+		b.WriteString(certSN)
+		b.WriteString(`"`)
+	}
 	b.WriteString(`,"sign":"`)
 	b.WriteString(sig)
 	b.WriteString(`"}`)

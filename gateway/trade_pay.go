@@ -68,6 +68,7 @@ type TradePayResponse struct {
 	BuyerPayAmount Amount `json:"buyer_pay_amount,omitempty"`
 	GmtPayment     string `json:"gmt_payment,omitempty"`
 	BuyerUserID    string `json:"buyer_user_id,omitempty"`
+	BuyerOpenID    string `json:"buyer_open_id,omitempty"` // OpenID apps
 }
 
 // TradePay calls alipay.trade.pay. Success means paid; InProgress (10003)

@@ -35,6 +35,7 @@ type TradeQueryResponse struct {
 	TotalAmount  Amount `json:"total_amount,omitempty"`
 	BuyerLogonID string `json:"buyer_logon_id,omitempty"`
 	BuyerUserID  string `json:"buyer_user_id,omitempty"`
+	BuyerOpenID  string `json:"buyer_open_id,omitempty"` // OpenID apps
 	SendPayDate  string `json:"send_pay_date,omitempty"`
 }
 

@@ -30,7 +30,10 @@ func (r *TwoStageUseRequest) Validate() error {
 // TwoStageUseResponse is the decoded buyer.
 type TwoStageUseResponse struct {
 	Common
-	UserID           string            `json:"user_id,omitempty"`
+	UserID string `json:"user_id,omitempty"`
+	// OpenID is the buyer of an OpenID app (created since 2023), which
+	// gets open_id instead of (or beside) user_id.
+	OpenID           string            `json:"open_id,omitempty"`
 	UserIdentityInfo *UserIdentityInfo `json:"user_identity_info,omitempty"`
 }
 

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"sync"
+	"unicode/utf8"
 
 	"golang.org/x/text/encoding/simplifiedchinese"
 )
@@ -66,8 +67,10 @@ func unverifiedError(method string, r *Reply, err error) *Error {
 	e := &Error{Method: method, Kind: Unknown, Unverified: true, Err: err}
 	var claim commonResponse
 	raw := r.Raw
-	if u, derr := gb18030ToUTF8(raw); derr == nil && !bytes.Equal(u, raw) {
-		raw = u
+	if !utf8.Valid(raw) {
+		if u, derr := gb18030ToUTF8(raw); derr == nil {
+			raw = u
+		}
 	}
 	if json.Unmarshal(raw, &claim) == nil {
 		e.Code, e.Msg, e.SubCode, e.SubMsg = claim.Code, claim.Msg, claim.SubCode, claim.SubMsg

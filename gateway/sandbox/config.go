@@ -52,6 +52,22 @@ type Config struct {
 	// cancelled; later cancels are refused ACQ.TRADE_CANCEL_TIME_OUT.
 	// Default 24 h (sandbox clock).
 	CancelWindow time.Duration
+	// CertMode makes the sandbox a certificate-mode gateway (公钥证书模式):
+	// on first use it issues under Dir a root bundle (an RSA root and an
+	// ECDSA root, alipay_root_cert.pem), the app certificate (app_cert.pem)
+	// and a gateway certificate (alipay_cert.pem); requests must carry
+	// their app_cert_sn and alipay_root_cert_sn, replies carry
+	// alipay_cert_sn, and alipay.open.app.alipaycert.download hands out the
+	// gateway certificates. Default false: public key mode.
+	CertMode bool
+	// OpenID makes the decode answer open_id instead of user_id, and pay
+	// and query answer buyer_open_id instead of buyer_user_id, as for an
+	// app created since 2023. Default false.
+	OpenID bool
+	// AppAuthToken, when set, is the one app_auth_token the sandbox
+	// accepts: a call without it, or with another, is answered 20001
+	// aop.invalid-app-auth-token, as for a service provider. Default "".
+	AppAuthToken string
 	// ReplyCacheSize is the number of signed replies kept, keyed by the
 	// SHA-256 of the reply bytes, so identical replies (a repeated query of
 	// the same trade) are not signed again. Default 1024 entries; negative

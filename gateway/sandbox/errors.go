@@ -57,6 +57,13 @@ var (
 	errInvalidParameter  = invalid("isv.invalid-parameter", "参数无效")
 	errInvalidBizContent = invalid("isv.invalid-parameter", "biz_content 不是合法的 JSON 对象")
 	errSystemBusy        = unknown("isp.unknow-error", "系统繁忙")
+	errMissingAppCertSN  = missing("isv.missing-app-cert-sn", "缺少应用公钥证书序列号")
+	errInvalidAppCertSN  = invalid("isv.invalid-app-cert-sn", "应用公钥证书序列号不匹配")
+	errMissingRootCertSN = missing("isv.missing-alipay-root-cert-sn", "缺少支付宝根证书序列号")
+	errInvalidRootCertSN = invalid("isv.invalid-alipay-root-cert-sn", "支付宝根证书序列号不匹配")
+	// 20001: a service provider's app_auth_token is missing, wrong or expired.
+	errInvalidAppAuthToken = gateway.Common{Code: "20001", Msg: "Insufficient Token Permissions",
+		SubCode: "aop.invalid-app-auth-token", SubMsg: "无效的应用授权令牌"}
 )
 
 // invalidSignature is isv.invalid-signature with the string the gateway

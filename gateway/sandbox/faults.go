@@ -46,6 +46,14 @@ type Faults struct {
 	// corrupted (still base64 of the right length, but it does not verify).
 	// Default 0.
 	BadSign float64
+	// UnsignedError is the probability (0–1) that a reply carrying an error
+	// (any code but 10000) is sent without "sign", as some gateways do.
+	// Default 0.
+	UnsignedError float64
+	// EscapedSlash is the probability (0–1) that a reply's '/' are sent
+	// escaped as `\/` while the signature covers them unescaped (as the
+	// Java SDK's second verification try expects). Default 0.
+	EscapedSlash float64
 	// Methods limits the faults to these gateway methods. Default (empty):
 	// all of gateway.Methods.
 	Methods []string
@@ -59,6 +67,8 @@ type faultsJSON struct {
 	DropAfterCommit float64  `json:"drop_after_commit"`
 	Fail20000       float64  `json:"fail_20000"`
 	BadSign         float64  `json:"bad_sign"`
+	UnsignedError   float64  `json:"unsigned_error,omitempty"`
+	EscapedSlash    float64  `json:"escaped_slash,omitempty"`
 	Methods         []string `json:"methods"`
 	Seed            int64    `json:"seed,omitempty"`
 }
@@ -75,6 +85,8 @@ func (f Faults) MarshalJSON() ([]byte, error) {
 		DropAfterCommit: f.DropAfterCommit,
 		Fail20000:       f.Fail20000,
 		BadSign:         f.BadSign,
+		UnsignedError:   f.UnsignedError,
+		EscapedSlash:    f.EscapedSlash,
 		Methods:         m,
 		Seed:            f.Seed,
 	})
@@ -102,6 +114,8 @@ func (f *Faults) UnmarshalJSON(b []byte) error {
 		DropAfterCommit: j.DropAfterCommit,
 		Fail20000:       j.Fail20000,
 		BadSign:         j.BadSign,
+		UnsignedError:   j.UnsignedError,
+		EscapedSlash:    j.EscapedSlash,
 		Methods:         j.Methods,
 		Seed:            j.Seed,
 	}
@@ -127,7 +141,8 @@ func (f Faults) Validate() error {
 	for _, p := range []struct {
 		name string
 		v    float64
-	}{{"drop_after_commit", f.DropAfterCommit}, {"fail_20000", f.Fail20000}, {"bad_sign", f.BadSign}} {
+	}{{"drop_after_commit", f.DropAfterCommit}, {"fail_20000", f.Fail20000}, {"bad_sign", f.BadSign},
+		{"unsigned_error", f.UnsignedError}, {"escaped_slash", f.EscapedSlash}} {
 		if math.IsNaN(p.v) || p.v < 0 || p.v > 1 {
 			return fmt.Errorf("%w: %s %v is not a probability between 0 and 1", ErrBadFaults, p.name, p.v)
 		}
@@ -145,7 +160,8 @@ func (f Faults) Validate() error {
 
 // Active reports whether any fault is switched on.
 func (f Faults) Active() bool {
-	return f.Latency > 0 || f.DropAfterCommit > 0 || f.Fail20000 > 0 || f.BadSign > 0
+	return f.Latency > 0 || f.DropAfterCommit > 0 || f.Fail20000 > 0 || f.BadSign > 0 ||
+		f.UnsignedError > 0 || f.EscapedSlash > 0
 }
 
 // String describes the faults for logs and Info, "none" when inactive.
@@ -157,8 +173,8 @@ func (f Faults) String() string {
 	if len(f.Methods) > 0 {
 		m = strings.Join(f.Methods, ",")
 	}
-	return fmt.Sprintf("latency=%v drop_after_commit=%v fail_20000=%v bad_sign=%v methods=%s",
-		f.Latency, f.DropAfterCommit, f.Fail20000, f.BadSign, m)
+	return fmt.Sprintf("latency=%v drop_after_commit=%v fail_20000=%v bad_sign=%v unsigned_error=%v escaped_slash=%v methods=%s",
+		f.Latency, f.DropAfterCommit, f.Fail20000, f.BadSign, f.UnsignedError, f.EscapedSlash, m)
 }
 
 // RegisterFlags adds the fault flags to fs, writing into f:
@@ -169,6 +185,8 @@ func (f *Faults) RegisterFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&f.DropAfterCommit, "drop-after-commit", f.DropAfterCommit, "sandbox fault: probability (0-1) of committing a call, then closing the connection without a reply")
 	fs.Float64Var(&f.Fail20000, "fail-20000", f.Fail20000, "sandbox fault: probability (0-1) of answering 20000 isp.unknow-error without effect")
 	fs.Float64Var(&f.BadSign, "bad-sign", f.BadSign, "sandbox fault: probability (0-1) of corrupting a reply's signature")
+	fs.Float64Var(&f.UnsignedError, "unsigned-error", f.UnsignedError, "sandbox fault: probability (0-1) of sending an error reply without sign")
+	fs.Float64Var(&f.EscapedSlash, "escaped-slash", f.EscapedSlash, `sandbox fault: probability (0-1) of sending a reply's '/' escaped as \/ (signed unescaped)`)
 	fs.Func("fault-methods", "sandbox fault: comma-separated methods the faults apply to (default all)", func(s string) error {
 		f.Methods = nil
 		for m := range strings.SplitSeq(s, ",") {
@@ -187,6 +205,10 @@ type faultPlan struct {
 	fail    bool // answer 20000 without effect
 	drop    bool // commit, then close without a reply
 	badSign bool // corrupt the reply's signature
+	// unsignedError: send an error reply without sign
+	unsignedError bool
+	// escapedSlash: send '/' as `\/`, signed unescaped
+	escapedSlash bool
 }
 
 // faultState holds the faults in force and their RNG.
@@ -232,5 +254,8 @@ func (s *faultState) plan(method string) faultPlan {
 		fail:    roll(f.Fail20000),
 		drop:    roll(f.DropAfterCommit),
 		badSign: roll(f.BadSign),
+
+		unsignedError: roll(f.UnsignedError),
+		escapedSlash:  roll(f.EscapedSlash),
 	}
 }

@@ -30,6 +30,10 @@ type KeyPaths struct {
 	AppPublic     string // app public key, SPKI PEM: the sandbox verifies requests
 	AlipayPrivate string // gateway private key, PKCS#8 PEM: the sandbox signs replies
 	AlipayPublic  string // gateway public key, SPKI PEM: clients verify replies
+	// Certificate mode only (Config.CertMode):
+	AppCert        string // app certificate, PEM: its SN goes in app_cert_sn
+	AlipayCert     string // gateway certificate, PEM: clients verify replies
+	AlipayRootCert string // root bundle, PEM: its SN goes in alipay_root_cert_sn
 }
 
 // keySet holds both key pairs.

@@ -218,6 +218,18 @@ func (s *Sandbox) authenticate(req *request, now time.Time) *gateway.Common {
 	if p["version"] == "" {
 		return &errMissingVersion
 	}
+	if c := s.certs; c != nil {
+		switch {
+		case p["app_cert_sn"] == "":
+			return &errMissingAppCertSN
+		case p["app_cert_sn"] != c.appSN:
+			return &errInvalidAppCertSN
+		case p["alipay_root_cert_sn"] == "":
+			return &errMissingRootCertSN
+		case p["alipay_root_cert_sn"] != c.rootSN:
+			return &errInvalidRootCertSN
+		}
+	}
 	content := gateway.SignContent(p)
 	if err := gateway.Verify([]byte(content), p["sign"], &s.keys.app.PublicKey, req.signType); err != nil {
 		e := invalidSignature(signContentWithoutBiz(p))
@@ -234,6 +246,9 @@ func (s *Sandbox) authenticate(req *request, now time.Time) *gateway.Common {
 		return &errInvalidBizContent
 	}
 	req.biz = biz
+	if tok := s.cfg.AppAuthToken; tok != "" && p["app_auth_token"] != tok {
+		return &errInvalidAppAuthToken
+	}
 	return nil
 }
 
@@ -265,11 +280,15 @@ func (s *Sandbox) encodeReply(req *request, key string, v any) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	ck := replyCacheKey(req.signType, key, raw)
+	priv, certSN := s.keys.alipay, ""
+	if s.certs != nil {
+		priv, certSN = s.certs.signer()
+	}
+	ck := replyCacheKey(req.signType, key+"\x00"+certSN, raw)
 	if body, ok := s.replies.get(ck); ok {
 		return body, nil
 	}
-	body, err := gateway.EncodeReply(key, raw, s.keys.alipay, req.signType)
+	body, err := gateway.EncodeCertReply(key, raw, certSN, priv, req.signType)
 	if err != nil {
 		return nil, err
 	}

@@ -28,6 +28,7 @@ type Sandbox struct {
 	faults  faultState
 	replies *replyCache
 	handler http.Handler
+	certs   *certState // nil unless Config.CertMode
 
 	mu   sync.Mutex
 	srv  *http.Server
@@ -51,6 +52,7 @@ var handlers = map[string]handlerFunc{
 	gateway.MethodTradeRefund:          (*Sandbox).tradeRefund,
 	gateway.MethodTradeRefundQuery:     (*Sandbox).tradeRefundQuery,
 	gateway.MethodBillDownloadURLQuery: (*Sandbox).billDownloadURLQuery,
+	gateway.MethodAlipayCertDownload:   (*Sandbox).alipayCertDownload,
 }
 
 // New makes a sandbox: it loads the keys from cfg.Dir, generating them the
@@ -73,6 +75,11 @@ func New(cfg Config) (*Sandbox, error) {
 		ledger:  newLedger(),
 		replies: newReplyCache(cfg.ReplyCacheSize),
 	}
+	if cfg.CertMode {
+		if s.certs, err = newCertState(cfg.Dir, keys, cfg.AppID, &s.paths); err != nil {
+			return nil, err
+		}
+	}
 	s.faults.set(cfg.Faults)
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /gateway.do", s.serveGateway)
@@ -84,6 +91,7 @@ func New(cfg Config) (*Sandbox, error) {
 	mux.HandleFunc("GET /sandbox/bill-rows", s.serveBillRows)
 	mux.HandleFunc("POST /sandbox/bill-rows", s.serveBillRows)
 	mux.HandleFunc("DELETE /sandbox/bill-rows", s.serveBillRows)
+	mux.HandleFunc("POST /sandbox/rotate-cert", s.serveRotateCert)
 	s.handler = mux
 	return s, nil
 }
@@ -122,6 +130,14 @@ func (s *Sandbox) serveGateway(w http.ResponseWriter, r *http.Request) {
 		faults = append(faults, "bad_sign")
 		body = corruptSign(body)
 	}
+	if plan.unsignedError && isErrorReply(resp) {
+		faults = append(faults, "unsigned_error")
+		body = stripSign(body)
+	}
+	if plan.escapedSlash {
+		faults = append(faults, "escaped_slash")
+		body = escapeSlashes(body)
+	}
 	s.logCall(req, resp, strings.Join(faults, ","), start)
 	h := w.Header()
 	h.Set("Content-Type", "text/html;charset="+req.charset.String())
@@ -146,7 +162,7 @@ func (s *Sandbox) handle(r *http.Request) (req *request, resp any, plan faultPla
 	if plan.fail {
 		return req, errSystemBusy, plan, true
 	}
-	return req, handlers[req.method](s, req, s.cfg.Now()), plan, true
+	return req, s.withOpenID(handlers[req.method](s, req, s.cfg.Now())), plan, true
 }
 
 // sleep waits d or until ctx is done; it reports whether d passed.
@@ -213,6 +229,8 @@ func replyCodes(resp any) (code, sub string) {
 	case gateway.TradeRefundQueryResponse:
 		c = v.Common
 	case gateway.BillDownloadURLQueryResponse:
+		c = v.Common
+	case alipayCertDownloadResponse:
 		c = v.Common
 	}
 	return c.Code, c.SubCode
@@ -377,7 +395,14 @@ func (s *Sandbox) Client() *gateway.Client {
 		AppID:           s.cfg.AppID,
 		PrivateKey:      s.keys.app,
 		AlipayPublicKey: &s.keys.alipay.PublicKey,
+		AppAuthToken:    s.cfg.AppAuthToken,
 		Now:             s.cfg.Now,
+	}
+	if s.certs != nil {
+		c.AppCert, _ = gateway.ParseCertChain(s.certs.appPEM)
+		first, _ := s.certs.certPEM(s.certs.first)
+		c.AlipayCert, _ = gateway.ParseCertChain(first)
+		c.AlipayRoot, _ = gateway.ParseRootBundle(s.certs.rootPEM)
 	}
 	if c.URL == "" {
 		c.URL = inProcessURL
@@ -410,10 +435,21 @@ func (s *Sandbox) Info(w io.Writer) {
 	fmt.Fprintf(w, "app_private_key: %s\n", orMem(p.AppPrivate))
 	fmt.Fprintf(w, "app_public_key: %s\n", orMem(p.AppPublic))
 	fmt.Fprintf(w, "alipay_public_key: %s\n", orMem(p.AlipayPublic))
+	if s.certs != nil {
+		fmt.Fprintf(w, "app_cert: %s\n", orMem(p.AppCert))
+		fmt.Fprintf(w, "alipay_cert: %s\n", orMem(p.AlipayCert))
+		fmt.Fprintf(w, "alipay_root_cert: %s\n", orMem(p.AlipayRootCert))
+	}
+	if s.cfg.AppAuthToken != "" {
+		fmt.Fprintf(w, "app_auth_token: %s\n", s.cfg.AppAuthToken)
+	}
 	if base != "" {
 		fmt.Fprintf(w, "trades: %s/sandbox/trades\n", base)
 		fmt.Fprintf(w, "faults: %s/sandbox/faults (%s)\n", base, s.Faults())
 		fmt.Fprintf(w, "bills: %s/sandbox/bills/YYYY-MM-DD (rows to add or alter: %s/sandbox/bill-rows)\n", base, base)
+		if s.certs != nil {
+			fmt.Fprintf(w, "rotate_cert: POST %s/sandbox/rotate-cert\n", base)
+		}
 	}
 	fmt.Fprintf(w, "test_codes: %sSSN… (see gateway/sandbox/TESTCODES.md)\n", TestCodeMarker)
 }
