@@ -297,6 +297,7 @@ func (c *Client) send(ctx context.Context, method string, biz any) ([]byte, erro
 // targets can drive it with raw bytes. out (when not nil) is either left
 // untouched or filled whole, never half-filled.
 func (c *Client) decode(ctx context.Context, method string, body []byte, out any) error {
+	c.init()
 	fail := func(kind Kind, err error) error { return &Error{Method: method, Kind: kind, Err: err} }
 	r, err := ParseReply(body, method)
 	if err != nil {
