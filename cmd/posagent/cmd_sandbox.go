@@ -24,7 +24,13 @@ type SandboxCommand struct {
 	DropAfterCommit float64       // probability, 0..1, of dropping a reply after the trade commits
 	Fail20000       float64       // probability, 0..1, of answering 20000 (unknown)
 	BadSign         float64       // probability, 0..1, of a bad reply signature
-	FaultMethods    []string      // methods the faults apply to; empty: all
+	UnsignedError   float64       // probability, 0..1, of an error reply without sign
+	EscapedSlash    float64       // probability, 0..1, of a reply with '/' sent as `\/`
+	// CertMode, OpenID and AppAuthToken: see sandbox.Config.
+	CertMode     bool
+	OpenID       bool
+	AppAuthToken string
+	FaultMethods []string // methods the faults apply to; empty: all
 }
 
 // ParseFlags reads the command line into c.
@@ -42,7 +48,15 @@ of a posagent config to run against this sandbox.
 
 Payment codes of 16-24 digits starting 25-30 are valid for 60 s after first
 seen. GET /sandbox/trades lists the ledger; POST /sandbox/faults changes the
-fault flags below while running.`, c.Stderr)
+fault flags below while running.
+
+--cert-mode makes it a certificate-mode gateway: it also issues under DIR a
+root bundle (an RSA and an ECDSA root), an app certificate and a gateway
+certificate, prints app_cert, alipay_cert and alipay_root_cert lines, checks
+app_cert_sn and alipay_root_cert_sn, and POST /sandbox/rotate-cert issues a
+new gateway certificate. --openid answers open_id instead of user_id.
+--app-auth-token TOKEN answers 20001 aop.invalid-app-auth-token to every call
+without that token.`, c.Stderr)
 	c.Config.register(fs)
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:9090", "serve on `ADDR` (host:port)")
 	fs.StringVar(&c.Dir, "dir", "", "keep the key pairs in `DIR` (default: data_dir/sandbox)")
@@ -50,6 +64,11 @@ fault flags below while running.`, c.Stderr)
 	fs.Float64Var(&c.DropAfterCommit, "drop-after-commit", 0, "drop this `fraction` (0..1) of replies after the trade commits")
 	fs.Float64Var(&c.Fail20000, "fail-20000", 0, "answer this `fraction` (0..1) of calls with 20000 (unknown result)")
 	fs.Float64Var(&c.BadSign, "bad-sign", 0, "sign this `fraction` (0..1) of replies badly")
+	fs.Float64Var(&c.UnsignedError, "unsigned-error", 0, "send this `fraction` (0..1) of error replies without sign")
+	fs.Float64Var(&c.EscapedSlash, "escaped-slash", 0, "send this `fraction` (0..1) of replies with '/' escaped as \\/ (signed unescaped)")
+	fs.BoolVar(&c.CertMode, "cert-mode", false, "be a certificate-mode gateway (公钥证书模式)")
+	fs.BoolVar(&c.OpenID, "openid", false, "be an OpenID app: the decode answers open_id instead of user_id")
+	fs.StringVar(&c.AppAuthToken, "app-auth-token", "", "accept only calls carrying this app_auth_token `TOKEN` (else 20001)")
 	methods := fs.String("fault-methods", "", "apply the faults only to these comma-separated `METHODS` (default: all)")
 	if _, err := parseFlags(fs, args, 0, 0); err != nil {
 		return err
@@ -60,7 +79,8 @@ fault flags below while running.`, c.Stderr)
 	for _, p := range []struct {
 		name string
 		v    float64
-	}{{"drop-after-commit", c.DropAfterCommit}, {"fail-20000", c.Fail20000}, {"bad-sign", c.BadSign}} {
+	}{{"drop-after-commit", c.DropAfterCommit}, {"fail-20000", c.Fail20000}, {"bad-sign", c.BadSign},
+		{"unsigned-error", c.UnsignedError}, {"escaped-slash", c.EscapedSlash}} {
 		if !(p.v >= 0 && p.v <= 1) {
 			return usageErrorf("--%s must be between 0 and 1, not %g", p.name, p.v)
 		}
@@ -99,11 +119,13 @@ func (c *SandboxCommand) run(ctx context.Context, cfg Config) error {
 	faults := sandbox.Faults{
 		Latency: c.Latency, DropAfterCommit: c.DropAfterCommit, Fail20000: c.Fail20000,
 		BadSign: c.BadSign, Methods: c.FaultMethods,
+		UnsignedError: c.UnsignedError, EscapedSlash: c.EscapedSlash,
 	}
 	if err := faults.Validate(); err != nil {
 		return usageErrorf("%v", err)
 	}
-	sb, err := sandbox.New(sandbox.Config{Dir: c.Dir, Logger: &log, Faults: faults})
+	sb, err := sandbox.New(sandbox.Config{Dir: c.Dir, Logger: &log, Faults: faults,
+		CertMode: c.CertMode, OpenID: c.OpenID, AppAuthToken: c.AppAuthToken})
 	if err != nil {
 		return err
 	}

@@ -105,8 +105,18 @@ type AlipayConfig struct {
 	// the bare base64 body. Default ""; required unless sandbox.
 	AppPrivateKeyFile string `toml:"app_private_key_file"`
 	// AlipayPublicKeyFile is the gateway's public key (not the app's), used to
-	// verify replies. Default ""; required unless sandbox.
+	// verify replies. Default ""; required unless sandbox or certificate mode.
 	AlipayPublicKeyFile string `toml:"alipay_public_key_file"`
+	// AppAuthToken is a service provider's (ISV) app_auth_token for the
+	// merchant, sent on every call. Default "": none.
+	AppAuthToken string `toml:"app_auth_token"`
+	// AppCertFile, AlipayCertFile and AlipayRootCertFile switch on
+	// certificate mode (all three, PEM): the app certificate, the gateway
+	// certificate (instead of alipay_public_key_file) and Alipay's root
+	// bundle. Default "": public key mode.
+	AppCertFile        string `toml:"app_cert_file"`
+	AlipayCertFile     string `toml:"alipay_cert_file"`
+	AlipayRootCertFile string `toml:"alipay_root_cert_file"`
 	// PayPID is the merchant PID for the two-stage decode. Default "";
 	// required unless sandbox.
 	PayPID string `toml:"pay_pid"`
@@ -116,6 +126,12 @@ type AlipayConfig struct {
 
 // Sandbox reports whether the embedded simulator stands in for the gateway.
 func (a AlipayConfig) Sandbox() bool { return a.Gateway == GatewaySandbox }
+
+// CertMode reports whether any certificate key is set (Validate then
+// requires all three).
+func (a AlipayConfig) CertMode() bool {
+	return a.AppCertFile != "" || a.AlipayCertFile != "" || a.AlipayRootCertFile != ""
+}
 
 // ScannerConfig is [scanner]: where scans come from.
 type ScannerConfig struct {
@@ -369,6 +385,9 @@ func (c *Config) resolvePaths(dir string) {
 		&c.Terminal.DataDir,
 		&c.Alipay.AppPrivateKeyFile,
 		&c.Alipay.AlipayPublicKeyFile,
+		&c.Alipay.AppCertFile,
+		&c.Alipay.AlipayCertFile,
+		&c.Alipay.AlipayRootCertFile,
 		&c.API.TokenFile,
 		&c.Log.File,
 	} {

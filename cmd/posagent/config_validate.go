@@ -48,7 +48,11 @@ func (c *Config) Validate() error {
 		v.digits("alipay.app_id", a.AppID)
 		v.digits("alipay.pay_pid", a.PayPID)
 		v.readable("alipay.app_private_key_file", a.AppPrivateKeyFile)
-		v.readable("alipay.alipay_public_key_file", a.AlipayPublicKeyFile)
+		if a.CertMode() {
+			v.certMode(a, time.Now())
+		} else {
+			v.readable("alipay.alipay_public_key_file", a.AlipayPublicKeyFile)
+		}
 	}
 	if a.SignType != SignTypeRSA2 && a.SignType != SignTypeRSA {
 		v.fail("alipay.sign_type", fmt.Sprintf("must be %q or %q, not %q", SignTypeRSA2, SignTypeRSA, a.SignType))

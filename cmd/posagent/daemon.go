@@ -180,18 +180,11 @@ func (d *daemon) openGateway() error {
 		d.log.Warn().Str("event", "sandbox_mode").Str("url", sb.URL()).
 			Str("trades", sb.URL()[:len(sb.URL())-len("gateway.do")]+"sandbox/trades").Msg(banner)
 	} else {
-		priv, err := gateway.LoadPrivateKeyFile(cfg.Alipay.AppPrivateKeyFile)
+		gw, err := newGatewayClient(cfg)
 		if err != nil {
-			return &ConfigError{File: cfg.File, Key: "alipay.app_private_key_file", Msg: err.Error(), Err: err}
+			return err
 		}
-		pub, err := gateway.LoadPublicKeyFile(cfg.Alipay.AlipayPublicKeyFile)
-		if err != nil {
-			return &ConfigError{File: cfg.File, Key: "alipay.alipay_public_key_file", Msg: err.Error(), Err: err}
-		}
-		d.gw = &gateway.Client{
-			URL: cfg.Alipay.Gateway, AppID: cfg.Alipay.AppID, SignType: gateway.SignType(cfg.Alipay.SignType),
-			PrivateKey: priv, AlipayPublicKey: pub,
-		}
+		d.gw = gw
 	}
 	d.gw.Timeout = cfg.Alipay.Timeout.Duration()
 	d.gw.Logger = &glog
