@@ -100,6 +100,8 @@ func command(verb string, s Streams) Command {
 		return &SandboxCommand{Streams: s}
 	case "keygen":
 		return &KeygenCommand{Streams: s}
+	case "check":
+		return &CheckCommand{Streams: s}
 	case "pay":
 		return &PayCommand{Streams: s}
 	case "status":
@@ -173,6 +175,7 @@ The daemon:
 
 Setup:
   keygen       write a new RSA key pair for the Alipay app
+  check        check app_id, keys or certificates, pay_pid and app_auth_token against the gateway
   service      install or manage the Windows service
   version      print the version
   backup       copy the database while the daemon runs

@@ -42,7 +42,7 @@ func runMain(tb testing.TB, args ...string) (code int, stdout, stderr string) {
 var verbs = []string{
 	"run", "sandbox", "keygen", "pay", "status", "checkouts", "jobs",
 	"coupons", "consult", "award", "agreements", "version", "service",
-	"backup", "compact",
+	"backup", "compact", "check",
 }
 
 func TestMainExitStatus(t *testing.T) {
