@@ -5,10 +5,14 @@
 // Alipay Node SDK (npm "alipay-sdk", pinned in package.json), with reply
 // signature verification on, and exits non-zero on the first failure.
 //
-//   node compat.js GATEWAY_URL APP_ID APP_PRIVATE_KEY_FILE ALIPAY_PUBLIC_KEY_FILE PAY_PID
+//   node compat.js GATEWAY_URL APP_ID APP_PRIVATE_KEY_FILE ALIPAY_PUBLIC_KEY_FILE PAY_PID \
+//     [APP_CERT_FILE ALIPAY_CERT_FILE ALIPAY_ROOT_CERT_FILE]
 //
 // or the same through SANDBOX_GATEWAY, SANDBOX_APP_ID, SANDBOX_APP_PRIVATE_KEY,
-// SANDBOX_ALIPAY_PUBLIC_KEY, SANDBOX_PAY_PID. The SDK stamps requests with the
+// SANDBOX_ALIPAY_PUBLIC_KEY, SANDBOX_PAY_PID (and SANDBOX_APP_CERT,
+// SANDBOX_ALIPAY_CERT, SANDBOX_ALIPAY_ROOT_CERT). With the three certificate
+// files the SDK runs in certificate mode (appCertPath, alipayPublicCertPath,
+// alipayRootCertPath), against "posagent sandbox --cert-mode". The SDK stamps requests with the
 // local time, which the gateway reads as Asia/Shanghai: run with
 // TZ=Asia/Shanghai. Resolve the SDK with NODE_PATH=<dir>/node_modules when it
 // is installed elsewhere.
@@ -31,6 +35,10 @@ const appId = arg(1, 'SANDBOX_APP_ID');
 const appPrivateKeyFile = arg(2, 'SANDBOX_APP_PRIVATE_KEY');
 const alipayPublicKeyFile = arg(3, 'SANDBOX_ALIPAY_PUBLIC_KEY');
 const payPid = arg(4, 'SANDBOX_PAY_PID');
+const appCertFile = arg(5, 'SANDBOX_APP_CERT');
+const alipayCertFile = arg(6, 'SANDBOX_ALIPAY_CERT');
+const alipayRootCertFile = arg(7, 'SANDBOX_ALIPAY_ROOT_CERT');
+const certMode = !!(appCertFile && alipayCertFile && alipayRootCertFile);
 if (!gateway || !appId || !appPrivateKeyFile || !alipayPublicKeyFile || !payPid) {
   console.error('usage: node compat.js GATEWAY_URL APP_ID APP_PRIVATE_KEY_FILE ALIPAY_PUBLIC_KEY_FILE PAY_PID');
   process.exit(2);
@@ -40,11 +48,18 @@ const base = gateway.replace(/\/gateway\.do$/, '');
 // The SDK's key formatter expects no trailing newline after the PEM footer.
 const pem = (file) => fs.readFileSync(file, 'utf8').trim();
 
+// The gateway's key: its public key, or in certificate mode the three
+// certificates (the SDK computes app_cert_sn and alipay_root_cert_sn).
+const verifyWith = certMode
+  ? { appCertPath: appCertFile, alipayPublicCertPath: alipayCertFile, alipayRootCertPath: alipayRootCertFile }
+  : { alipayPublicKey: pem(alipayPublicKeyFile) };
+if (certMode) console.log('certificate mode');
+
 const sdk = new AlipaySdk({
   appId,
   privateKey: pem(appPrivateKeyFile),
   keyType: 'PKCS8',
-  alipayPublicKey: pem(alipayPublicKeyFile),
+  ...verifyWith,
   gateway,
   signType: 'RSA2',
   timeout: 10000,
@@ -55,7 +70,7 @@ const stranger = new AlipaySdk({
   privateKey: crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey
     .export({ type: 'pkcs8', format: 'pem' }).toString(),
   keyType: 'PKCS8',
-  alipayPublicKey: pem(alipayPublicKeyFile),
+  ...verifyWith,
   gateway,
   timeout: 10000,
 });
@@ -196,6 +211,15 @@ async function main() {
   expect('request signed by an unknown key', r.code === '40002' && r.subCode === 'isv.invalid-signature', r);
   r = await call('alipay.trade.nonexistent', {}, sdk, false);
   expect('unknown method', r.code === '40002' && r.subCode === 'isv.invalid-method', r);
+
+  if (certMode) {
+    // The gateway checks the SNs: the same app without its certificate is refused.
+    const plain = new AlipaySdk({
+      appId, privateKey: pem(appPrivateKeyFile), keyType: 'PKCS8', alipayPublicKey: pem(alipayPublicKeyFile), gateway, timeout: 10000,
+    });
+    r = await call('alipay.trade.query', { out_trade_no: out }, plain);
+    expect('certificate mode: a request without app_cert_sn is refused', r.code === '40001' && r.subCode === 'isv.missing-app-cert-sn', r);
+  }
 
   // The SDK really verifies: a corrupted reply signature is refused.
   let res = await fetch(`${base}/sandbox/faults`, { method: 'POST', body: JSON.stringify({ bad_sign: 1, methods: ['alipay.trade.query'] }) });
