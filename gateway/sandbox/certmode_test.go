@@ -174,3 +174,32 @@ func TestReplyShapeFaults(t *testing.T) {
 		t.Fatalf("%+v %v", f, err)
 	}
 }
+
+// TestInProcessModes: the in-process sandbox (no socket, as with gateway =
+// "sandbox") serves certificate mode, OpenID and app_auth_token too.
+func TestInProcessModes(t *testing.T) {
+	s, err := sandbox.New(sandbox.Config{CertMode: true, OpenID: true, AppAuthToken: "tok"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := s.Client()
+	d, err := c.TwoStageUse(context.Background(), gateway.TwoStageUseRequest{DynamicID: "286861260475412123", SenceNo: "T01_s1", PayPID: s.PayPID()})
+	if err != nil || d.OpenID == "" {
+		t.Fatalf("decode %+v %v", d, err)
+	}
+	if _, err := s.RotateCert(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.TradeQuery(context.Background(), gateway.TradeQueryRequest{OutTradeNo: "none"}); gateway.KindOf(err) != gateway.Failure {
+		t.Fatalf("after rotation: %v", err)
+	}
+	if _, err := sandbox.New(sandbox.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (func() (string, error) {
+		p, _ := sandbox.New(sandbox.Config{})
+		return p.RotateCert()
+	})(); err == nil {
+		t.Fatal("RotateCert outside certificate mode: no error")
+	}
+}
