@@ -71,6 +71,10 @@ type Options struct {
 	// DrainTimeout bounds how long Close lets running payments finish before
 	// it stops them (they resume on the next Start). Default 10 s.
 	DrainTimeout time.Duration
+	// Location is the zone of the store's day ([reconcile] timezone): the
+	// day index, DailyReport and DayTrades count days in it. Default
+	// Asia/Shanghai (UTC+8).
+	Location *time.Location
 	// Clock is the time source. Default the wall clock.
 	Clock clock.Clock
 	// Logger receives the checkout log (zerolog JSON). Default: no logging.

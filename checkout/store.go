@@ -124,6 +124,9 @@ func (e *Engine) putRecord(tx *bolt.Tx, r *record, old State) error {
 	if old == r.State {
 		return nil
 	}
+	if err := e.indexDay(tx, r, old); err != nil { // days.go
+		return err
+	}
 	st := tx.Bucket(bucketStates)
 	if old != "" {
 		if err := st.Delete(stateKey(old, r.ID)); err != nil {
