@@ -13,7 +13,11 @@
 // §11), daily trade bills in Alipay's layout built from it (§12), documented
 // test codes that trigger each business outcome (TESTCODES.md), and fault
 // injection (latency, replies dropped after the commit, 20000, bad reply
-// signatures).
+// signatures, unsigned error replies, `\/`-escaped replies). It can also play
+// a certificate-mode gateway (Config.CertMode: a root bundle, app and gateway
+// certificates, SNs checked, the gateway certificate rotated and served by
+// alipay.open.app.alipaycert.download), an OpenID app (Config.OpenID) and a
+// service provider's merchant (Config.AppAuthToken, 20001 without it).
 //
 // Nothing is kept on disk but the keys: the ledger lives in memory, grows
 // with use, and is empty again after a restart. It is a test and demo tool;
@@ -26,4 +30,5 @@
 //	GET|POST /sandbox/faults read or replace the Faults (JSON)
 //	GET      /sandbox/bills/{date}  the zipped trade bill of a day (YYYY-MM-DD)
 //	GET|POST|DELETE /sandbox/bill-rows  bill rows added or altered (BillRow)
+//	POST     /sandbox/rotate-cert  a new gateway certificate (certificate mode)
 package sandbox
