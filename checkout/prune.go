@@ -42,6 +42,7 @@ var prunableStates = []State{Paid, Failed, Cancelled}
 var pruneSteps = []func(tx *bolt.Tx, r *record) error{
 	pruneStateIndex,
 	pruneOrderIndexes,
+	pruneDayIndex,
 	pruneRecord,
 }
 
@@ -221,6 +222,24 @@ func pruneOrderIndexes(tx *bolt.Tx, r *record) error {
 		return orders.Put([]byte(r.OrderID), []byte(rest[0]))
 	}
 	return orders.Delete([]byte(r.OrderID))
+}
+
+// pruneDayIndex removes r from the day index (days.go): the reports of its
+// day no longer count it. A day past the retention is simply gone.
+func pruneDayIndex(tx *bolt.Tx, r *record) error {
+	days, dayOf := tx.Bucket(bucketDays), tx.Bucket(bucketDayOf)
+	if days == nil || dayOf == nil {
+		return nil // no index yet: rebuilt from the records when read
+	}
+	id := []byte(r.ID)
+	day := dayOf.Get(id)
+	if day == nil {
+		return nil
+	}
+	if err := days.Delete(dayKey(string(day), r.ID)); err != nil {
+		return err
+	}
+	return dayOf.Delete(id)
 }
 
 // pruneRecord removes the record itself.

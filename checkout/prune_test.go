@@ -69,6 +69,11 @@ func TestPrune(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	day := env.E.Today()
+	repBefore, err := env.E.DailyReport(day)
+	if err != nil {
+		t.Fatal(err)
+	}
 	n, err := env.E.Prune(ctx, cut, 2) // batches of 2, 2, 1
 	if err != nil || n != 5 {
 		t.Fatalf("Prune = %d, %v; want 5", n, err)
@@ -112,6 +117,12 @@ func TestPrune(t *testing.T) {
 	all, err := env.E.List(checkout.ListFilter{Limit: checkout.MaxListLimit})
 	if wantIDs := []string{r1.ID, h2.ID, h1.ID, na.ID}; err != nil || !slices.Equal(ids(all), wantIDs) {
 		t.Fatalf("list after Prune: %v %v, want %v", ids(all), err, wantIDs)
+	}
+	// The day's report no longer counts what went (p1, p2 paid; c1).
+	if rep, err := env.E.DailyReport(day); err != nil || env.E.Today() == day && (rep.Paid.Count != repBefore.Paid.Count-2 ||
+		rep.Paid.Amount != repBefore.Paid.Amount-1000 || rep.Cancelled.Count != repBefore.Cancelled.Count-1 ||
+		rep.NeedsAttention.Count != repBefore.NeedsAttention.Count) {
+		t.Errorf("report of %s after Prune: %+v %v; before %+v", day, rep, err, repBefore)
 	}
 	for _, order := range []string{"A", "B", "C", "D"} {
 		if l, err := env.E.List(checkout.ListFilter{OrderID: order}); err != nil || len(l) != 0 {
