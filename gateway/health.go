@@ -55,6 +55,7 @@ type healthState struct {
 	unauthorizedAt    time.Time
 	rejected          string
 	rejectedAt        time.Time
+	rejections        int // config refusals in a row, for the log's pace
 }
 
 // verifyHint is the advice every verification failure is logged with.
@@ -83,6 +84,7 @@ func (h *healthState) verified(c *Client, kind Kind, sub string) {
 	h.mu.Lock()
 	h.verifyFailures = 0
 	var logUnauth bool
+	logRejected := ""
 	switch kind {
 	case Unauthorized:
 		logUnauth = true
@@ -94,11 +96,19 @@ func (h *healthState) verified(c *Client, kind Kind, sub string) {
 		h.unauthorized = ""
 		if _, ok := configRejections[sub]; ok {
 			h.rejected, h.rejectedAt = sub, now
+			h.rejections++
+			if h.rejections == 1 || h.rejections%20 == 0 {
+				logRejected = sub
+			}
 		}
 	default:
-		h.unauthorized, h.rejected = "", ""
+		h.unauthorized, h.rejected, h.rejections = "", "", 0
 	}
 	h.mu.Unlock()
+	if logRejected != "" && c.Logger != nil {
+		c.Logger.Error().Str("event", "gateway_config_rejected").Str("sub_code", logRejected).
+			Msg(configRejections[logRejected] + ". Run posagent check.")
+	}
 	if logUnauth && c.Logger != nil {
 		c.Logger.Error().Str("event", "gateway_unauthorized").Str("sub_code", sub).
 			Msg("Alipay refused app_auth_token (20001): the merchant must authorise the app again, or [alipay] app_auth_token is wrong")

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"posagent/gateway"
@@ -233,3 +234,33 @@ func noNetwork() *http.Client {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestHealthLogsConfigProblems: a refused app signature and a refused
+// app_auth_token are logged at error level and named by Health.
+func TestHealthLogsConfigProblems(t *testing.T) {
+	key := vectorKey(t)
+	m := gateway.MethodTradeQuery
+	var logs strings.Builder
+	lg := zerolog.New(&logs)
+	c := &gateway.Client{AppID: "1", PrivateKey: key, AlipayPublicKey: &key.PublicKey, Logger: &lg}
+	for _, tc := range []struct{ raw, event, problem string }{
+		{`{"code":"40002","msg":"Invalid Arguments","sub_code":"isv.invalid-signature","sub_msg":"验签出错"}`, "gateway_config_rejected", "app_private_key_file does not match"},
+		{`{"code":"20001","msg":"Insufficient Token Permissions","sub_code":"aop.app-auth-token-time-out"}`, "gateway_unauthorized", "app_auth_token"},
+	} {
+		logs.Reset()
+		body, _ := gateway.EncodeReply(gateway.ResponseKey(m), []byte(tc.raw), key, gateway.RSA2)
+		c.Decode(m, body, new(gateway.TradeQueryResponse))
+		if !strings.Contains(logs.String(), `"level":"error"`) || !strings.Contains(logs.String(), tc.event) {
+			t.Errorf("log %q: want an error-level %s line", logs.String(), tc.event)
+		}
+		if h := c.Health(); !strings.Contains(h.Problem, tc.problem) {
+			t.Errorf("health problem %q, want …%s…", h.Problem, tc.problem)
+		}
+	}
+	// A business answer clears both.
+	body, _ := gateway.EncodeReply(gateway.ResponseKey(m), []byte(`{"code":"40004","msg":"Business Failed","sub_code":"ACQ.TRADE_NOT_EXIST"}`), key, gateway.RSA2)
+	c.Decode(m, body, new(gateway.TradeQueryResponse))
+	if h := c.Health(); h.Problem != "" {
+		t.Errorf("problem %q after a business answer", h.Problem)
+	}
+}
