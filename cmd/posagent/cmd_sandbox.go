@@ -26,6 +26,9 @@ type SandboxCommand struct {
 	BadSign         float64       // probability, 0..1, of a bad reply signature
 	UnsignedError   float64       // probability, 0..1, of an error reply without sign
 	EscapedSlash    float64       // probability, 0..1, of a reply with '/' sent as `\/`
+	// CancelUnseenNotExist: a cancel of an unseen out_trade_no answers
+	// ACQ.TRADE_NOT_EXIST and leaves the number open. Default false.
+	CancelUnseenNotExist bool
 	// CertMode, OpenID and AppAuthToken: see sandbox.Config.
 	CertMode     bool
 	OpenID       bool
@@ -66,6 +69,7 @@ without that token.`, c.Stderr)
 	fs.Float64Var(&c.BadSign, "bad-sign", 0, "sign this `fraction` (0..1) of replies badly")
 	fs.Float64Var(&c.UnsignedError, "unsigned-error", 0, "send this `fraction` (0..1) of error replies without sign")
 	fs.Float64Var(&c.EscapedSlash, "escaped-slash", 0, "send this `fraction` (0..1) of replies with '/' escaped as \\/ (signed unescaped)")
+	fs.BoolVar(&c.CancelUnseenNotExist, "cancel-unseen-not-exist", false, "answer a cancel of an unseen out_trade_no with ACQ.TRADE_NOT_EXIST and leave the number open")
 	fs.BoolVar(&c.CertMode, "cert-mode", false, "be a certificate-mode gateway (公钥证书模式)")
 	fs.BoolVar(&c.OpenID, "openid", false, "be an OpenID app: the decode answers open_id instead of user_id")
 	fs.StringVar(&c.AppAuthToken, "app-auth-token", "", "accept only calls carrying this app_auth_token `TOKEN` (else 20001)")
@@ -120,6 +124,7 @@ func (c *SandboxCommand) run(ctx context.Context, cfg Config) error {
 		Latency: c.Latency, DropAfterCommit: c.DropAfterCommit, Fail20000: c.Fail20000,
 		BadSign: c.BadSign, Methods: c.FaultMethods,
 		UnsignedError: c.UnsignedError, EscapedSlash: c.EscapedSlash,
+		CancelUnseenNotExist: c.CancelUnseenNotExist,
 	}
 	if err := faults.Validate(); err != nil {
 		return usageErrorf("%v", err)

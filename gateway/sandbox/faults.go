@@ -54,6 +54,12 @@ type Faults struct {
 	// escaped as `\/` while the signature covers them unescaped (as the
 	// Java SDK's second verification try expects). Default 0.
 	EscapedSlash float64
+	// CancelUnseenNotExist makes a trade.cancel of an out_trade_no the
+	// sandbox has not seen answer 40004 ACQ.TRADE_NOT_EXIST and leave the
+	// number open (a later trade.pay with it succeeds), as a gateway that
+	// does not close unseen numbers does. Default false: such a cancel
+	// closes the number (action=close). Not limited by Methods.
+	CancelUnseenNotExist bool
 	// Methods limits the faults to these gateway methods. Default (empty):
 	// all of gateway.Methods.
 	Methods []string
@@ -63,14 +69,16 @@ type Faults struct {
 }
 
 type faultsJSON struct {
-	Latency         string   `json:"latency"`
-	DropAfterCommit float64  `json:"drop_after_commit"`
-	Fail20000       float64  `json:"fail_20000"`
-	BadSign         float64  `json:"bad_sign"`
-	UnsignedError   float64  `json:"unsigned_error,omitempty"`
-	EscapedSlash    float64  `json:"escaped_slash,omitempty"`
-	Methods         []string `json:"methods"`
-	Seed            int64    `json:"seed,omitempty"`
+	Latency         string  `json:"latency"`
+	DropAfterCommit float64 `json:"drop_after_commit"`
+	Fail20000       float64 `json:"fail_20000"`
+	BadSign         float64 `json:"bad_sign"`
+	UnsignedError   float64 `json:"unsigned_error,omitempty"`
+	EscapedSlash    float64 `json:"escaped_slash,omitempty"`
+	// CancelUnseenNotExist: see Faults.
+	CancelUnseenNotExist bool     `json:"cancel_unseen_not_exist,omitempty"`
+	Methods              []string `json:"methods"`
+	Seed                 int64    `json:"seed,omitempty"`
 }
 
 // MarshalJSON writes the faults in the JSON form above; latency as a Go
@@ -81,14 +89,15 @@ func (f Faults) MarshalJSON() ([]byte, error) {
 		m = []string{}
 	}
 	return json.Marshal(faultsJSON{
-		Latency:         f.Latency.String(),
-		DropAfterCommit: f.DropAfterCommit,
-		Fail20000:       f.Fail20000,
-		BadSign:         f.BadSign,
-		UnsignedError:   f.UnsignedError,
-		EscapedSlash:    f.EscapedSlash,
-		Methods:         m,
-		Seed:            f.Seed,
+		Latency:              f.Latency.String(),
+		DropAfterCommit:      f.DropAfterCommit,
+		Fail20000:            f.Fail20000,
+		BadSign:              f.BadSign,
+		UnsignedError:        f.UnsignedError,
+		EscapedSlash:         f.EscapedSlash,
+		CancelUnseenNotExist: f.CancelUnseenNotExist,
+		Methods:              m,
+		Seed:                 f.Seed,
 	})
 }
 
@@ -110,14 +119,15 @@ func (f *Faults) UnmarshalJSON(b []byte) error {
 		lat = d
 	}
 	*f = Faults{
-		Latency:         lat,
-		DropAfterCommit: j.DropAfterCommit,
-		Fail20000:       j.Fail20000,
-		BadSign:         j.BadSign,
-		UnsignedError:   j.UnsignedError,
-		EscapedSlash:    j.EscapedSlash,
-		Methods:         j.Methods,
-		Seed:            j.Seed,
+		Latency:              lat,
+		DropAfterCommit:      j.DropAfterCommit,
+		Fail20000:            j.Fail20000,
+		BadSign:              j.BadSign,
+		UnsignedError:        j.UnsignedError,
+		EscapedSlash:         j.EscapedSlash,
+		CancelUnseenNotExist: j.CancelUnseenNotExist,
+		Methods:              j.Methods,
+		Seed:                 j.Seed,
 	}
 	return nil
 }
@@ -161,7 +171,7 @@ func (f Faults) Validate() error {
 // Active reports whether any fault is switched on.
 func (f Faults) Active() bool {
 	return f.Latency > 0 || f.DropAfterCommit > 0 || f.Fail20000 > 0 || f.BadSign > 0 ||
-		f.UnsignedError > 0 || f.EscapedSlash > 0
+		f.UnsignedError > 0 || f.EscapedSlash > 0 || f.CancelUnseenNotExist
 }
 
 // String describes the faults for logs and Info, "none" when inactive.
@@ -173,8 +183,12 @@ func (f Faults) String() string {
 	if len(f.Methods) > 0 {
 		m = strings.Join(f.Methods, ",")
 	}
-	return fmt.Sprintf("latency=%v drop_after_commit=%v fail_20000=%v bad_sign=%v unsigned_error=%v escaped_slash=%v methods=%s",
+	s := fmt.Sprintf("latency=%v drop_after_commit=%v fail_20000=%v bad_sign=%v unsigned_error=%v escaped_slash=%v methods=%s",
 		f.Latency, f.DropAfterCommit, f.Fail20000, f.BadSign, f.UnsignedError, f.EscapedSlash, m)
+	if f.CancelUnseenNotExist {
+		s += " cancel_unseen_not_exist=true"
+	}
+	return s
 }
 
 // RegisterFlags adds the fault flags to fs, writing into f:
@@ -196,6 +210,7 @@ func (f *Faults) RegisterFlags(fs *flag.FlagSet) {
 		}
 		return nil
 	})
+	fs.BoolVar(&f.CancelUnseenNotExist, "cancel-unseen-not-exist", f.CancelUnseenNotExist, "sandbox fault: a cancel of an unseen out_trade_no answers ACQ.TRADE_NOT_EXIST and leaves the number open")
 	fs.Int64Var(&f.Seed, "fault-seed", f.Seed, "sandbox fault: RNG seed (0: random)")
 }
 

@@ -232,6 +232,10 @@ func (s *Sandbox) tradeCancel(req *request, now time.Time) any {
 		if in.TradeNo != "" {
 			return gateway.TradeCancelResponse{Common: fail(subTradeNotExist, msgTradeNotExist), TradeNo: in.TradeNo}
 		}
+		if s.faults.get().CancelUnseenNotExist {
+			// Faults.CancelUnseenNotExist: the number stays open.
+			return gateway.TradeCancelResponse{Common: fail(subTradeNotExist, msgTradeNotExist), OutTradeNo: in.OutTradeNo}
+		}
 		t = &trade{
 			outTradeNo:   in.OutTradeNo,
 			status:       statusClosed,
