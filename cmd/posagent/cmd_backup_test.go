@@ -34,7 +34,13 @@ type liveDaemon struct {
 // Cleanup stops it (if the test did not).
 func mustStartDaemon(tb testing.TB) *liveDaemon {
 	tb.Helper()
-	dir := tb.TempDir()
+	return mustStartDaemonIn(tb, tb.TempDir())
+}
+
+// mustStartDaemonIn is mustStartDaemon on dir, whose data folder "data"
+// may hold a database already.
+func mustStartDaemonIn(tb testing.TB, dir string) *liveDaemon {
+	tb.Helper()
 	addr := closedLoopbackAddr(tb)
 	cfg := writeConfig(tb, dir, fmt.Sprintf(`[terminal]
 data_dir = "data"

@@ -15,7 +15,8 @@ import (
 )
 
 // run starts the engine (resuming unfinished checkouts), the queue workers,
-// the scanner, the local API and the heartbeat, and blocks until ctx is
+// the scanner, the local API, the heartbeat and the hourly prune of what is
+// older than [data] retention, and blocks until ctx is
 // cancelled. Then it stops taking scans and requests, gives payments in
 // flight up to drainTimeout, and stops the rest. Nothing is lost if it is
 // cut short: every step was journaled before its network call.
@@ -88,6 +89,13 @@ func (d *daemon) run(ctx context.Context) error {
 		defer wg.Done()
 		d.heartbeat(hctx)
 	}()
+	pctx, stopPrune := context.WithCancel(context.Background())
+	defer stopPrune()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		d.pruneLoop(pctx) // daemon_prune.go: [data] retention
+	}()
 	stopReopen := d.reopenLogsOnSignal()
 	defer stopReopen()
 
@@ -104,6 +112,7 @@ func (d *daemon) run(ctx context.Context) error {
 
 	// Drain: intake first, so no new scan or checkout starts.
 	d.log.Info().Str("event", "stopping").Dur("drain", drainTimeout).Msg("draining")
+	stopPrune()
 	stopScanner()
 	stopAPI() // ends ?wait= long polls, so Shutdown need not wait for them
 	sdCtx, cancel := context.WithTimeout(context.Background(), drainTimeout)
