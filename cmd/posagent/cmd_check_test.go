@@ -97,6 +97,7 @@ func TestCheck(t *testing.T) {
 
 	isv := newCheckEnv(t, sandbox.Config{AppAuthToken: "202612BB_merchant"})
 	cert := newCheckEnv(t, sandbox.Config{CertMode: true})
+	cert2 := newCheckEnv(t, sandbox.Config{CertMode: true})
 	reissued := reissuedAppCert(t, cert.keys.AppPrivate)
 
 	for _, tc := range []struct {
@@ -117,6 +118,8 @@ func TestCheck(t *testing.T) {
 		{"wrong app_auth_token", isv, map[string]string{"app_auth_token": "202612BB_other"}, true, "WRONG  app_auth_token is refused"},
 		{"right, certificate mode", cert, nil, false, "everything is right"},
 		{"certificate SN mismatch", cert, map[string]string{"app_cert_file": reissued}, true, "WRONG  app_cert_file: Alipay does not know this app certificate"},
+		{"app certificate as Alipay certificate", cert, map[string]string{"alipay_cert_file": cert.keys.AppCert}, true, "WRONG  alipay_cert_file holds the APP's certificate, not Alipay's"},
+		{"another gateway's certificates", cert, map[string]string{"alipay_cert_file": cert2.keys.AlipayCert, "alipay_root_cert_file": cert2.keys.AlipayRootCert}, true, "WRONG  Alipay's reply does not verify with alipay_cert_file / alipay_root_cert_file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			wrong, out := tc.env.check(t, tc.set)
