@@ -24,8 +24,12 @@ type Checkout struct {
 	SenceNo    string `json:"sence_no"`
 	OutTradeNo string `json:"out_trade_no"`
 	TradeNo    string `json:"trade_no"`
-	// Refunded: the trade was paid and then cancelled, and the money went back.
+	// Refunded: the money went back, all of it: the trade was paid and then
+	// cancelled, or its refunds reached PaidAmount (SPEC §11).
 	Refunded bool `json:"refunded"`
+	// RefundedAmount is the sum of the checkout's refunds that the gateway
+	// made (refund.go); 0.00 when none.
+	RefundedAmount gateway.Amount `json:"refunded_amount"`
 	// ConsultResult is the answer of scene.cooperation.consult, or null when
 	// no consult was made or it did not answer in time.
 	ConsultResult *bool     `json:"consult_result"`

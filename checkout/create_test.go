@@ -193,7 +193,7 @@ func TestCheckoutJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	spec := []string{"id", "order_id", "state", "amount", "discount", "paid_amount", "user_id", "coupon_id",
-		"sence_no", "out_trade_no", "trade_no", "refunded", "consult_result", "created_at", "updated_at"}
+		"sence_no", "out_trade_no", "trade_no", "refunded", "refunded_amount", "consult_result", "created_at", "updated_at"}
 	for _, k := range spec {
 		if _, ok := m[k]; !ok {
 			t.Errorf("missing %s in %s", k, b)

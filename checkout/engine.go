@@ -64,7 +64,8 @@ type flow struct {
 func (f *flow) stop() { f.wakeOnce.Do(func() { close(f.wake) }) }
 
 // New prepares the engine's buckets in db, loads (or creates) the HMAC
-// secret for payment codes, and registers the trade_cancel handler on q.
+// secret for payment codes, and registers the trade_cancel and
+// trade_refund handlers on q.
 // It must be called before q.Run. It starts nothing; see Start.
 func New(db *bolt.DB, q *queue.Queue, gw Gateway, opts Options) (*Engine, error) {
 	if db == nil || q == nil || gw == nil {
@@ -99,6 +100,7 @@ func New(db *bolt.DB, q *queue.Queue, gw Gateway, opts Options) (*Engine, error)
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	q.Handle(queue.KindTradeCancel, e.handleCancel)
+	q.Handle(queue.KindTradeRefund, e.handleRefund)
 	return e, nil
 }
 

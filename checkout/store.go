@@ -24,7 +24,7 @@ var (
 	bucketCounts      = []byte("checkout_counts")       // state → number of checkouts in it (uint64 big-endian)
 )
 
-var allBuckets = [][]byte{bucketRecords, bucketStates, bucketOrders, bucketOrderIDs, bucketSence, bucketCoupons, bucketCouponUsers, bucketMeta, bucketCounts}
+var allBuckets = [][]byte{bucketRecords, bucketStates, bucketOrders, bucketOrderIDs, bucketSence, bucketCoupons, bucketCouponUsers, bucketMeta, bucketCounts, bucketRefunds}
 
 func createBuckets(tx *bolt.Tx) error {
 	countsExisted := tx.Bucket(bucketCounts) != nil
