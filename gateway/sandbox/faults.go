@@ -30,7 +30,7 @@ var ErrBadFaults = errors.New("sandbox: bad faults")
 // JSON (POST /sandbox/faults replaces the whole set):
 //
 //	{"latency":"300ms","drop_after_commit":0.2,"fail_20000":0.1,"bad_sign":0,
-//	 "methods":["alipay.trade.pay"],"seed":42}
+//	 "unsigned_error":0,"escaped_slash":0,"methods":["alipay.trade.pay"],"seed":42}
 type Faults struct {
 	// Latency is waited before each matching call is handled. Default 0;
 	// at most MaxFaultLatency.
@@ -47,7 +47,8 @@ type Faults struct {
 	// Default 0.
 	BadSign float64
 	// UnsignedError is the probability (0–1) that a reply carrying an error
-	// (any code but 10000) is sent without "sign", as some gateways do.
+	// (any code but 10000 and 10003) is sent without "sign", as some
+	// gateways do.
 	// Default 0.
 	UnsignedError float64
 	// EscapedSlash is the probability (0–1) that a reply's '/' are sent

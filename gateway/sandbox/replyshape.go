@@ -9,10 +9,10 @@ import (
 )
 
 // isErrorReply reports whether a handler's reply carries an error (any
-// code but 10000).
+// code but 10000 and 10003).
 func isErrorReply(resp any) bool {
 	code, _ := replyCodes(resp)
-	return code != codeSuccess
+	return code != codeSuccess && code != codeInProgress
 }
 
 // stripSign returns a reply body without its "sign" member, as a gateway
