@@ -51,6 +51,7 @@ type Config struct {
 	Coupons   CouponsConfig   `toml:"coupons"`
 	Queue     QueueConfig     `toml:"queue"`
 	API       APIConfig       `toml:"api"`
+	Reconcile ReconcileConfig `toml:"reconcile"`
 	Log       LogConfig       `toml:"log"`
 
 	// File is the absolute path of the file the values came from; empty when
@@ -201,6 +202,18 @@ type APIConfig struct {
 	Hosts []string `toml:"hosts"`
 }
 
+// ReconcileConfig is [reconcile]: the store's day and the daily check of
+// the takings against Alipay's bill.
+type ReconcileConfig struct {
+	// At is the time of day ("HH:MM", 24 h, in Timezone) at which the
+	// previous day is reconciled against Alipay's bill. Default "10:00";
+	// "" = off (posagent reconcile still runs one by hand).
+	At string `toml:"at"`
+	// Timezone is the zone of the store's day, for the daily report and
+	// the bills: an IANA name. Default "Asia/Shanghai".
+	Timezone string `toml:"timezone"`
+}
+
 // LogConfig is [log].
 type LogConfig struct {
 	// File receives JSON log lines, rotated by size. Default
@@ -252,6 +265,7 @@ func DefaultConfig() Config {
 			Hosts:       []string{},
 			TokenFile:   "data/api.token",
 		},
+		Reconcile: ReconcileConfig{At: "10:00", Timezone: "Asia/Shanghai"},
 		Log: LogConfig{
 			File:       "logs/posagent.log",
 			Level:      "info",

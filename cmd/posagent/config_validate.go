@@ -104,6 +104,8 @@ func (c *Config) Validate() error {
 		}
 	}
 
+	v.validateReconcile(c.Reconcile) // config_reconcile.go
+
 	l := c.Log
 	switch l.Level {
 	case "debug", "info", "warn", "error":
