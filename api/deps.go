@@ -73,3 +73,24 @@ var (
 	_ Jobs      = (*queue.Queue)(nil)
 	_ UserAPIs  = (*gateway.Client)(nil)
 )
+
+// Refunds is what the API needs of the checkout engine for refunds (SPEC
+// §11; *checkout.Engine implements it). Errors wrap the sentinels of
+// package checkout and may carry a *checkout.Error (INVALID_STATE,
+// REFUND_EXCEEDS_PAID, CONFLICT, BAD_AMOUNT).
+type Refunds interface {
+	// Refund commits a refund of a paid checkout and queues its
+	// trade.refund; created is false for an existing refund_id. Errors:
+	// ErrNotFound, ErrBadRequest, ErrConflict, ErrClosed, a database error.
+	Refund(ctx context.Context, checkoutID string, req checkout.RefundRequest) (rf checkout.Refund, created bool, err error)
+	// WaitRefund returns the refund once refunded or failed, or as it is
+	// when ctx ends (nil error). Errors: ErrNotFound.
+	WaitRefund(ctx context.Context, id string) (checkout.Refund, error)
+	// RefundsOf returns a checkout's refunds, oldest first. Errors:
+	// ErrNotFound.
+	RefundsOf(checkoutID string) ([]checkout.Refund, error)
+	// ListRefunds returns refunds newest first. Errors: ErrBadRequest.
+	ListRefunds(f checkout.RefundFilter) ([]checkout.Refund, error)
+}
+
+var _ Refunds = (*checkout.Engine)(nil)

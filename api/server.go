@@ -79,6 +79,14 @@ type Config struct {
 	// CORSOrigins are the browser origins (scheme://host[:port]) allowed to
 	// call the API ([api] cors_origins). Default none.
 	CORSOrigins []string
+	// Refunds serves the refund routes (SPEC §11). Default: Checkouts, when
+	// it implements Refunds (*checkout.Engine does); else those routes
+	// answer 404.
+	Refunds Refunds
+	// RefundWait is how long POST /v1/checkouts/{id}/refunds waits for the
+	// refund's outcome before answering it pending. Default 3 s; negative:
+	// do not wait.
+	RefundWait time.Duration
 }
 
 // Server is the local API; it implements http.Handler. Create it with New.
@@ -143,6 +151,9 @@ func (s *Server) table() []route {
 		{"GET /v1/checkouts", s.listCheckouts, []string{"state", "limit", "before", "order_id"}},
 		{"GET /v1/checkouts/{id}", s.getCheckout, []string{"wait", "since"}},
 		{"POST /v1/checkouts/{id}/cancel", s.cancelCheckout, nil},
+		{"POST /v1/checkouts/{id}/refunds", s.createRefund, nil},
+		{"GET /v1/checkouts/{id}/refunds", s.listCheckoutRefunds, nil},
+		{"GET /v1/refunds", s.listRefunds, []string{"state", "date", "limit"}},
 		{"GET /v1/jobs", s.listJobs, []string{"state", "kind", "limit", "before"}},
 		{"GET /v1/jobs/{id}", s.getJob, nil},
 		{"POST /v1/jobs/{id}/retry", s.retryJob, nil},
