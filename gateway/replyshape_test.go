@@ -264,3 +264,27 @@ func TestHealthLogsConfigProblems(t *testing.T) {
 		t.Errorf("problem %q after a business answer", h.Problem)
 	}
 }
+
+// FuzzCertFiles feeds the certificate file parsers (config files and the
+// downloaded gateway certificate are outside bytes): they never panic, and
+// what parses has an MD5-hex SN.
+func FuzzCertFiles(f *testing.F) {
+	key := vectorKey(f)
+	root := selfSigned(f, pkix.Name{CommonName: "root", Country: []string{"CN"}}, big.NewInt(12345), &key.PublicKey, key)
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ecRoot := selfSigned(f, pkix.Name{CommonName: "ec"}, big.NewInt(2), &ec.PublicKey, ec)
+	f.Add(root)
+	f.Add(append(append([]byte{}, root...), ecRoot...))
+	f.Add(ecRoot)
+	f.Add([]byte("-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n"))
+	f.Add([]byte("not pem"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if ch, err := gateway.ParseCertChain(data); err == nil && len(ch.SN) != 32 {
+			t.Fatalf("SN %q", ch.SN)
+		}
+		if sn, err := gateway.RootCertSN(data); err == nil && len(sn)%33 != 32 {
+			t.Fatalf("root SN %q", sn)
+		}
+		gateway.ParseRootBundle(data)
+	})
+}
