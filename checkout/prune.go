@@ -43,6 +43,7 @@ var pruneSteps = []func(tx *bolt.Tx, r *record) error{
 	pruneStateIndex,
 	pruneOrderIndexes,
 	pruneDayIndex,
+	pruneRefunds,
 	pruneRecord,
 }
 
@@ -51,15 +52,17 @@ var pruneSteps = []func(tx *bolt.Tx, r *record) error{
 // bucket of its own) adds its hold here.
 var pruneHolds = []func(p *pruneScan, r *record) (bool, error){
 	heldByJob,
+	heldByRefund,
 }
 
 // Prune deletes the checkouts in paid, failed or cancelled whose
-// updated_at is before before, with every index entry of each in the same
-// transaction, in transactions of at most batch checkouts
-// (DefaultPruneBatch when batch <= 0), waiting PrunePause between two. It
-// keeps every checkout that a job not done yet (pending, failed or dead:
-// see queue.UnfinishedTx) refers to by its id or out_trade_no. A pruned
-// order can get a new checkout. It returns how many checkouts went, also
+// updated_at is before before, with their refunds and every index entry
+// of each in the same transaction, in transactions of at most batch
+// checkouts (DefaultPruneBatch when batch <= 0), waiting PrunePause
+// between two. It keeps every checkout that a job not done yet (pending,
+// failed or dead: see queue.UnfinishedTx) refers to by its id or
+// out_trade_no, and every checkout with a refund pending or updated at or
+// after before. A pruned order can get a new checkout. It returns how many checkouts went, also
 // when it stops early: ctx ended (ctx.Err()) or a database error.
 func (e *Engine) Prune(ctx context.Context, before time.Time, batch int) (int, error) {
 	if batch <= 0 {
@@ -93,7 +96,7 @@ func (e *Engine) pruneBatch(before time.Time, limit int) (int, error) {
 	var n int
 	err := e.db.Update(func(tx *bolt.Tx) error {
 		n = 0
-		p := &pruneScan{tx: tx, q: e.q}
+		p := &pruneScan{tx: tx, q: e.q, before: before}
 		victims, err := p.candidates(before, limit)
 		if err != nil {
 			return err
@@ -119,8 +122,9 @@ func (e *Engine) pruneBatch(before time.Time, limit int) (int, error) {
 
 // pruneScan is one batch's look at the store.
 type pruneScan struct {
-	tx *bolt.Tx
-	q  *queue.Queue
+	tx     *bolt.Tx
+	q      *queue.Queue
+	before time.Time
 	// refs holds the checkout ids and out_trade_nos that jobs not done
 	// refer to; nil until the first hold needs it.
 	refs map[string]bool
@@ -199,6 +203,22 @@ func heldByJob(p *pruneScan, r *record) (bool, error) {
 	return p.refs[r.ID] || r.OutTradeNo != "" && p.refs[r.OutTradeNo], nil
 }
 
+// heldByRefund keeps a checkout with a refund still pending, or one that
+// changed at or after the cut (a refund refused after the checkout's last
+// change): a checkout goes with all its refunds, when the last is old.
+func heldByRefund(p *pruneScan, r *record) (bool, error) {
+	rfs, err := refundsOf(p.tx, r.ID)
+	if err != nil {
+		return false, fmt.Errorf("prune: %w", err)
+	}
+	for _, rf := range rfs {
+		if rf.State == RefundPending || !rf.UpdatedAt.Before(p.before) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // pruneStateIndex removes r from the state index and its state's count.
 func pruneStateIndex(tx *bolt.Tx, r *record) error {
 	if err := tx.Bucket(bucketStates).Delete(stateKey(r.State, r.ID)); err != nil {
@@ -240,6 +260,34 @@ func pruneDayIndex(tx *bolt.Tx, r *record) error {
 		return err
 	}
 	return dayOf.Delete(id)
+}
+
+// pruneRefunds removes r's refunds with their entries in the refunds
+// bucket's indexes (refund.go): by checkout, by refund_id (when it still
+// names the refund) and by day.
+func pruneRefunds(tx *bolt.Tx, r *record) error {
+	rfs, err := refundsOf(tx, r.ID)
+	if err != nil || len(rfs) == 0 {
+		return err
+	}
+	b := tx.Bucket(bucketRefunds)
+	for _, rf := range rfs {
+		if string(b.Get(refundKey("k", rf.RefundID))) == rf.ID {
+			if err := b.Delete(refundKey("k", rf.RefundID)); err != nil {
+				return err
+			}
+		}
+		for _, k := range [][]byte{
+			refundKey("c", r.ID, rf.ID),
+			refundKey("d", refundDay(rf.CreatedAt), rf.ID),
+			refundKey("r", rf.ID),
+		} {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // pruneRecord removes the record itself.

@@ -10,6 +10,7 @@ import (
 	"posagent/checkout"
 	"posagent/gateway"
 	"posagent/gateway/sandbox"
+	"posagent/queue"
 )
 
 // TestPrune: Prune deletes the paid, failed and cancelled checkouts last
@@ -50,6 +51,21 @@ func TestPrune(t *testing.T) {
 	na := end("E", SandboxCode(scFrozen, 0), checkout.NeedsAttention)
 	h1 := end("F", NormalCode(), checkout.Paid)
 	h2 := end("G", NormalCode(), checkout.Paid)
+	// A paid checkout refunded in part: it goes with its refund.
+	rk := end("K", NormalCode(), checkout.Paid)
+	rf, _, err := env.E.Refund(ctx, rk.ID, checkout.RefundRequest{Amount: 100, RefundID: "RF-K"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if rf, err = env.E.WaitRefund(wctx, rf.ID); err != nil || rf.State != checkout.RefundRefunded {
+		t.Fatalf("refund: %+v %v", rf, err)
+	}
+	if rk, err = env.E.Get(rk.ID); err != nil {
+		t.Fatal(err)
+	}
+	env.waitJobDone(queue.KindTradeRefund, rf.OutRequestNo)
 	// Jobs not done that refer to h1 (payload) and h2 (key): no handler
 	// runs them, so they stay pending.
 	hold1, _, err := env.Q.Enqueue("test_hold", "h1", map[string]string{"checkout_id": h1.ID})
@@ -74,11 +90,11 @@ func TestPrune(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := env.E.Prune(ctx, cut, 2) // batches of 2, 2, 1
-	if err != nil || n != 5 {
-		t.Fatalf("Prune = %d, %v; want 5", n, err)
+	n, err := env.E.Prune(ctx, cut, 2) // batches of 2, 2, 2, 0
+	if err != nil || n != 6 {
+		t.Fatalf("Prune = %d, %v; want 6", n, err)
 	}
-	gone := []checkout.Checkout{p1, f1, p2, c1, f2}
+	gone := []checkout.Checkout{p1, f1, p2, c1, f2, rk}
 	kept := []checkout.Checkout{na, h1, h2, r1}
 	for _, c := range gone {
 		if _, err := env.E.Get(c.ID); !errors.Is(err, checkout.ErrNotFound) {
@@ -118,13 +134,27 @@ func TestPrune(t *testing.T) {
 	if wantIDs := []string{r1.ID, h2.ID, h1.ID, na.ID}; err != nil || !slices.Equal(ids(all), wantIDs) {
 		t.Fatalf("list after Prune: %v %v, want %v", ids(all), err, wantIDs)
 	}
-	// The day's report no longer counts what went (p1, p2 paid; c1).
-	if rep, err := env.E.DailyReport(day); err != nil || env.E.Today() == day && (rep.Paid.Count != repBefore.Paid.Count-2 ||
-		rep.Paid.Amount != repBefore.Paid.Amount-1000 || rep.Cancelled.Count != repBefore.Cancelled.Count-1 ||
+	// The day's report no longer counts what went (p1, p2, rk paid; c1).
+	if rep, err := env.E.DailyReport(day); err != nil || env.E.Today() == day && (rep.Paid.Count != repBefore.Paid.Count-3 ||
+		rep.Paid.Amount != repBefore.Paid.Amount-1500 || rep.Cancelled.Count != repBefore.Cancelled.Count-1 ||
 		rep.NeedsAttention.Count != repBefore.NeedsAttention.Count) {
 		t.Errorf("report of %s after Prune: %+v %v; before %+v", day, rep, err, repBefore)
 	}
-	for _, order := range []string{"A", "B", "C", "D"} {
+	// The refund went with its checkout, from every index.
+	if _, err := env.E.GetRefund(rf.ID); !errors.Is(err, checkout.ErrNotFound) {
+		t.Errorf("refund of a pruned checkout: %v", err)
+	}
+	for _, f := range []checkout.RefundFilter{{}, {Date: rf.CreatedAt.In(gateway.Shanghai).Format(time.DateOnly)}, {State: checkout.RefundRefunded}} {
+		if l, err := env.E.ListRefunds(f); err != nil || len(l) != 0 {
+			t.Errorf("refunds %+v after Prune: %+v %v", f, l, err)
+		}
+	}
+	if rf2, created, err := env.E.Refund(ctx, r1.ID, checkout.RefundRequest{Amount: 100, RefundID: "RF-K"}); err != nil || !created || rf2.ID == rf.ID {
+		t.Errorf("refund_id of a pruned refund again: %+v %v %v", rf2, created, err)
+	} else {
+		env.waitJobDone(queue.KindTradeRefund, rf2.OutRequestNo)
+	}
+	for _, order := range []string{"A", "B", "C", "D", "K"} {
 		if l, err := env.E.List(checkout.ListFilter{OrderID: order}); err != nil || len(l) != 0 {
 			t.Errorf("order %s after Prune: %v %v", order, ids(l), err)
 		}
@@ -194,6 +224,22 @@ func (env *Env) mustCreateWith(code string) checkout.Checkout {
 		env.tb.Fatal(err)
 	}
 	return c
+}
+
+// waitJobDone waits (≤ 10 s) until the job of kind and key is done.
+func (env *Env) waitJobDone(kind, key string) {
+	env.tb.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		j, err := env.Q.Lookup(kind, key)
+		if err == nil && j.State == queue.StateDone {
+			return
+		}
+		if time.Now().After(deadline) {
+			env.tb.Fatalf("job %s %s not done after 10 s: %+v %v", kind, key, j, err)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }
 
 func mapsEqual(a, b map[checkout.State]int) bool {
