@@ -126,6 +126,9 @@ func runCheck(ctx context.Context, cfg Config, w io.Writer) int {
 		k.note("pay_pid not checked: fix the above first")
 		return k.wrong
 	}
+	if sn := gw.Health().AlipayCertSN; gw.AlipayCert != nil && sn != gw.AlipayCert.SN {
+		k.note("Alipay now signs with gateway certificate %s (fetched, checked against the root bundle, kept in data_dir/%s); alipay_cert_file may be updated when convenient", sn, certDirName)
+	}
 	_, err = gw.TwoStageUse(ctx, gateway.TwoStageUseRequest{
 		DynamicID: checkCode, PayPID: a.PayPID,
 		SenceNo: fmt.Sprintf("check_%d", time.Now().UnixNano()),
@@ -141,7 +144,7 @@ func runCheck(ctx context.Context, cfg Config, w io.Writer) int {
 // own. It reports false when calling the gateway would tell nothing more.
 func (k *checker) localKeys(cfg Config, c *gateway.Client) bool {
 	a := cfg.Alipay
-	k.ok("app key: %s is an RSA private key (%d bits)", a.AppPrivateKeyFile, c.PrivateKey.N.BitLen())
+	k.ok("app key file: %s holds an RSA private key (%d bits)", a.AppPrivateKeyFile, c.PrivateKey.N.BitLen())
 	if a.CertMode() {
 		if pub, err := c.AlipayCert.PublicKey(); err == nil && pub.Equal(&c.PrivateKey.PublicKey) {
 			k.bad("alipay_cert_file holds the APP's certificate, not Alipay's: download alipayCertPublicKey_RSA2.crt from the console")
@@ -186,6 +189,7 @@ func (k *checker) signedCall(cfg Config, gw *gateway.Client, err error) bool {
 		} else {
 			k.bad("app_auth_token is refused (%s %s): it is wrong or expired; ask the merchant to authorise the app again", ge.SubCode, ge.SubMsg)
 		}
+		k.ok("app_id %s: Alipay knows it", gw.AppID)
 		k.okKeys(cfg)
 		return false
 	case gateway.KindOf(err) == gateway.Rejected:
