@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -51,7 +52,15 @@ type pruneResult struct {
 // next start.
 func (d *daemon) prune(ctx context.Context, now time.Time) (pruneResult, error) {
 	var res pruneResult
-	before := now.Add(-d.cfg.Data.Retention.Duration())
+	retention := d.cfg.Data.Retention.Duration()
+	if retention < 24*time.Hour {
+		// Validate refuses this; never let a zero retention empty the
+		// journal of today's takings.
+		err := fmt.Errorf("data.retention %s is below 24h: nothing pruned", retention)
+		d.log.Error().Str("event", "prune_failed").Err(err).Msg("pruning skipped")
+		return res, err
+	}
+	before := now.Add(-retention)
 	start := time.Now()
 	var err error
 	res.Checkouts, err = d.engine.Prune(ctx, before, pruneBatch)

@@ -9,14 +9,17 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	bolt "go.etcd.io/bbolt"
 
 	"posagent/checkout"
 	"posagent/clock"
 	"posagent/gateway/sandbox"
+	"posagent/internal/logtest"
 	"posagent/queue"
 )
 
@@ -259,4 +262,18 @@ func pruneOlderThan(tb testing.TB, path, id string) int {
 		tb.Fatal(err)
 	}
 	return n
+}
+
+// prune refuses a retention below a day, even one that slipped past
+// Validate: a zero retention would delete today's takings.
+func TestPruneRefusesAShortRetention(t *testing.T) {
+	logs := &logtest.Buffer{}
+	d := &daemon{log: zerolog.New(logs)}
+	d.cfg.Data.Retention = 0
+	if _, err := d.prune(context.Background(), time.Now()); err == nil {
+		t.Fatal("prune with retention 0 ran")
+	}
+	if !strings.Contains(logs.String(), `"event":"prune_failed"`) {
+		t.Fatalf("no prune_failed line: %s", logs)
+	}
 }
