@@ -19,6 +19,7 @@ import (
 	"posagent/checkout"
 	"posagent/gateway"
 	"posagent/queue"
+	"posagent/reconcile"
 )
 
 // DefaultClientTimeout bounds one call of a Client, on top of a ?wait hold.
@@ -224,6 +225,32 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 	var st Status
 	_, err := c.do(ctx, http.MethodGet, "/v1/status", nil, nil, &st, 0)
 	return st, err
+}
+
+// DailyReport returns GET /v1/reports/daily: the takings of day
+// ("2006-01-02"; "" for the store's today).
+func (c *Client) DailyReport(ctx context.Context, day string) (checkout.DailyReport, error) {
+	q := url.Values{}
+	set(q, "date", day)
+	var rep checkout.DailyReport
+	_, err := c.do(ctx, http.MethodGet, "/v1/reports/daily", q, nil, &rep, 0)
+	return rep, err
+}
+
+// Reconcile calls POST /v1/reconciliations for day; queued is true when
+// the daemon answered 202 (unavailable or pending: its queue runs it
+// again).
+func (c *Client) Reconcile(ctx context.Context, day string) (res reconcile.Result, queued bool, err error) {
+	status, err := c.do(ctx, http.MethodPost, "/v1/reconciliations", nil, ReconcileRequest{Date: day}, &res, ReconcileTimeout)
+	return res, status == http.StatusAccepted, err
+}
+
+// Reconciliation returns GET /v1/reconciliations/{day}: the stored result
+// (an *Error with Status 404 when the day was never reconciled).
+func (c *Client) Reconciliation(ctx context.Context, day string) (reconcile.Result, error) {
+	var res reconcile.Result
+	_, err := c.do(ctx, http.MethodGet, "/v1/reconciliations/"+url.PathEscape(day), nil, nil, &res, 0)
+	return res, err
 }
 
 // Health calls GET /healthz, which needs no token: nil when the daemon is up.

@@ -87,6 +87,12 @@ type Config struct {
 	// refund's outcome before answering it pending. Default 3 s; negative:
 	// do not wait.
 	RefundWait time.Duration
+	// Reports gives GET /v1/reports/daily. Default nil: that route answers
+	// 404.
+	Reports Reports
+	// Reconciler runs POST /v1/reconciliations and keeps GET
+	// /v1/reconciliations/{date}. Default nil: those routes answer 404.
+	Reconciler Reconciler
 }
 
 // Server is the local API; it implements http.Handler. Create it with New.
@@ -163,6 +169,9 @@ func (s *Server) table() []route {
 		{"POST /v1/consult", s.consult, nil},
 		{"POST /v1/awards", s.award, nil},
 		{"GET /v1/users/{user_id}/agreements", s.agreements, []string{"personal_product_code", "sign_scene", "third_party_type", "product_code"}},
+		{"GET /v1/reports/daily", s.dailyReport, []string{"date"}},
+		{"POST /v1/reconciliations", s.reconcileDay, nil},
+		{"GET /v1/reconciliations/{date}", s.getReconciliation, nil},
 		{"GET /v1/status", s.getStatus, nil},
 		{"GET /v1/backup", s.backup, nil},
 		{"GET /v1/openapi.json", s.openAPI, nil},
