@@ -85,10 +85,10 @@ type TerminalConfig struct {
 
 // DataConfig is [data]: how long the journal keeps finished work.
 type DataConfig struct {
-	// Retention: terminal checkouts, refunds and done jobs older than this
-	// are to be pruned (not wired yet: the key is checked, nothing is
-	// deleted). Default 9600h (400 days); must be >= 24h, so a day's
-	// takings can always be reconciled.
+	// Retention: paid, failed and cancelled checkouts (with their refunds)
+	// and done jobs last changed longer ago than this are pruned, hourly
+	// (daemon_prune.go). Default 9600h (400 days); must be >= 24h, so a
+	// day's takings can always be reconciled.
 	Retention Duration `toml:"retention"`
 }
 
