@@ -16,11 +16,10 @@ import (
 // Retention ([data] retention, SPEC §10): Prune deletes finished checkouts
 // older than the retention, a batch per transaction, off the hot path.
 // What goes is gone from every view: Get and List, the order index, the
-// state counts (so /v1/status counts drop) and the daily reports, which
-// are therefore not available for days older than the retention (the
-// validation keeps it at least a day, so yesterday's takings can always
-// be reconciled). Coupons stay; sence_no entries have their own TTL
-// (purgeSence).
+// state counts (so /v1/status counts drop) and the day index, so the
+// daily report and the trades of a day older than the retention are not
+// available (its checkouts are simply gone from it). Coupons stay;
+// sence_no entries have their own TTL (purgeSence).
 
 // Defaults of Prune.
 const (
@@ -62,8 +61,9 @@ var pruneHolds = []func(p *pruneScan, r *record) (bool, error){
 // between two. It keeps every checkout that a job not done yet (pending,
 // failed or dead: see queue.UnfinishedTx) refers to by its id or
 // out_trade_no, and every checkout with a refund pending or updated at or
-// after before. A pruned order can get a new checkout. It returns how many checkouts went, also
-// when it stops early: ctx ended (ctx.Err()) or a database error.
+// after before. A pruned order can get a new checkout. It returns how
+// many checkouts went, also when it stops early: ctx ended (ctx.Err()) or
+// a database error.
 func (e *Engine) Prune(ctx context.Context, before time.Time, batch int) (int, error) {
 	if batch <= 0 {
 		batch = DefaultPruneBatch
