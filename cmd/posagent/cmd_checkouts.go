@@ -98,7 +98,16 @@ func (c *CheckoutsCommand) run(ctx context.Context, cfg Config) error {
 		if err != nil {
 			return err
 		}
-		return c.print(co)
+		if err := c.print(co); err != nil || c.JSON || co.State != checkout.Paid {
+			return err
+		}
+		// A paid checkout: its refunds too (cmd_refund.go).
+		rfs, err := cl.CheckoutRefunds(ctx, co.ID)
+		if err != nil || len(rfs) == 0 {
+			return err
+		}
+		fmt.Fprintln(c.Stdout)
+		return printRefunds(c.Stdout, rfs)
 	}
 	cs, err := cl.ListCheckouts(ctx, checkout.ListFilter{State: checkout.State(c.State), Limit: c.Limit})
 	if err != nil {
@@ -111,17 +120,20 @@ func (c *CheckoutsCommand) run(ctx context.Context, cfg Config) error {
 		fmt.Fprintln(c.Stdout, "no checkouts")
 		return nil
 	}
-	t := newTable(c.Stdout, "ID", "ORDER", "STATE", "AMOUNT", "PAID", "USER", "ERROR", "CREATED")
+	t := newTable(c.Stdout, "ID", "ORDER", "STATE", "AMOUNT", "PAID", "REFUNDED", "USER", "ERROR", "CREATED")
 	for _, co := range cs {
-		paid := "-"
+		paid, refunded := "-", "-"
 		if co.State == checkout.Paid {
 			paid = co.PaidAmount.String()
+		}
+		if co.RefundedAmount != 0 {
+			refunded = co.RefundedAmount.String()
 		}
 		errCode := ""
 		if co.Error != nil {
 			errCode = co.Error.Code
 		}
-		t.row(co.ID, co.OrderID, string(co.State), co.Amount.String(), paid, co.UserID, errCode, when(co.CreatedAt))
+		t.row(co.ID, co.OrderID, string(co.State), co.Amount.String(), paid, refunded, co.UserID, errCode, when(co.CreatedAt))
 	}
 	return t.flush()
 }
@@ -145,6 +157,9 @@ func printCheckout(w io.Writer, co checkout.Checkout) error {
 	}
 	if co.State == checkout.Paid || co.PaidAmount != 0 {
 		t.row("paid_amount", co.PaidAmount.String())
+	}
+	if co.RefundedAmount != 0 {
+		t.row("refunded_amount", co.RefundedAmount.String())
 	}
 	if co.Refunded {
 		t.row("refunded", "yes")

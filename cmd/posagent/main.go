@@ -106,6 +106,8 @@ func command(verb string, s Streams) Command {
 		return &PayCommand{Streams: s}
 	case "status":
 		return &StatusCommand{Streams: s}
+	case "refund":
+		return &RefundCommand{Streams: s}
 	case "checkouts":
 		return &CheckoutsCommand{Streams: s}
 	case "jobs":
@@ -184,6 +186,7 @@ Setup:
 Operator verbs (talk to a running daemon through its local API):
   pay          charge an order and wait for the outcome
   status       show the daemon's status
+  refund       give back all or part of a paid checkout (a return)
   checkouts    list, show or cancel checkouts
   jobs         list or retry queued jobs
   coupons      list or import coupons
