@@ -46,6 +46,12 @@ type GatewayStatus struct {
 	Reachable bool `json:"reachable"`
 	// LastSeen is when the gateway last answered; null if never since start.
 	LastSeen *time.Time `json:"last_seen"`
+	// Problem says in words what is wrong with the keys, certificates or
+	// app_auth_token when the gateway answers but refuses or cannot be
+	// verified (that is not an outage); absent when nothing is.
+	Problem string `json:"problem,omitempty"`
+	// CertSN is the Alipay gateway certificate in use (certificate mode).
+	CertSN string `json:"alipay_cert_sn,omitempty"`
 }
 
 // Scanner states (SPEC §7), beside whatever else the scanner reports.

@@ -48,8 +48,9 @@ func (d *daemon) status(context.Context) api.Status {
 	}
 	// Reachability is the probe's (a signed harmless call, and real calls
 	// that got no answer); LastSeen is the last answer to a real call.
-	_, seen := d.gw.Reachable()
-	st.Gateway.Reachable, st.Gateway.LastSeen = d.gatewayUp(), api.TimeOrNil(seen)
+	h := d.gw.Health()
+	st.Gateway.Reachable, st.Gateway.LastSeen = d.gatewayUp(), api.TimeOrNil(h.LastSeen)
+	st.Gateway.Problem, st.Gateway.CertSN = h.Problem, h.AlipayCertSN
 	st.Scanner = api.ScannerStatus{Device: d.cfg.Scanner.Device, State: d.scanner.State()}
 	if qs, err := d.queue.Stats(); err == nil {
 		st.Queue = &api.QueueStatus{Pending: qs.Pending, Dead: qs.Dead, Failed: qs.Failed, Overdue: qs.Overdue, Remotes: d.queue.Remotes()}
