@@ -18,6 +18,7 @@ import (
 	"posagent/gateway/sandbox"
 	"posagent/probe"
 	"posagent/queue"
+	"posagent/reconcile/daily"
 	"posagent/scanner"
 )
 
@@ -46,6 +47,7 @@ type daemon struct {
 	gwMetrics *gateway.Metrics // gateway call latency, for GET /metrics
 	probes    []*probe.Probe   // the gateway's, then the report backend's (if any)
 	engine    *checkout.Engine
+	reconcile *daily.Runner // reconciliations and their daily schedule
 	scanner   *scanner.Scanner
 	http      *http.Server
 	started   time.Time
@@ -121,6 +123,10 @@ func openDaemon(cfg Config, logs *logSink, stderr io.Writer) (_ *daemon, err err
 	if cfg.Coupons.ReportURL != "" {
 		d.queue.Handle(queue.KindCouponReport, queue.NewCouponReportHandler(cfg.Coupons.ReportURL, nil))
 	}
+	loc, err := cfg.Reconcile.Location() // validated: the zone database is embedded
+	if err != nil {
+		return nil, &ConfigError{File: cfg.File, Key: "reconcile.timezone", Msg: err.Error(), Err: err}
+	}
 	clog := d.log.With().Str("component", "checkout").Logger()
 	d.engine, err = checkout.New(d.db, d.queue, d.gw, checkout.Options{
 		TerminalID:          cfg.Terminal.TerminalID,
@@ -134,6 +140,16 @@ func openDaemon(cfg Config, logs *logSink, stderr io.Writer) (_ *daemon, err err
 		DrainTimeout:        drainTimeout,
 		Logger:              &clog,
 		Events:              d.events,
+		Location:            loc,
+	})
+	if err != nil {
+		return nil, err
+	}
+	rlog := d.log.With().Str("component", "reconcile").Logger()
+	d.reconcile, err = daily.New(daily.Options{
+		DB: d.db, Queue: d.queue, Journal: d.engine, Gateway: d.gw,
+		Prefix:   cfg.Terminal.TerminalID + "_", // out_trade_no is terminal_id + "_" + … (checkout/ids.go)
+		Location: loc, At: cfg.Reconcile.At, Logger: &rlog,
 	})
 	if err != nil {
 		return nil, err
@@ -193,6 +209,9 @@ func (d *daemon) openGateway() error {
 
 // close releases what openDaemon opened, in reverse order.
 func (d *daemon) close() {
+	if d.reconcile != nil {
+		d.reconcile.Close()
+	}
 	if d.sandbox != nil {
 		d.sandbox.Close()
 	}

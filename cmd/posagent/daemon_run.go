@@ -96,6 +96,12 @@ func (d *daemon) run(ctx context.Context) error {
 		defer wg.Done()
 		d.pruneLoop(pctx) // daemon_prune.go: [data] retention
 	}()
+	// [reconcile] at: queues yesterday's reconcile job daily. Start fails
+	// only when called twice.
+	if err := d.reconcile.Start(); err != nil {
+		d.log.Error().Str("event", "reconcile_schedule_failed").Err(err).Msg("the daily reconciliation is not scheduled")
+	}
+	defer d.reconcile.Close()
 	stopReopen := d.reopenLogsOnSignal()
 	defer stopReopen()
 

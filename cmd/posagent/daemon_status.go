@@ -36,6 +36,8 @@ func (d *daemon) apiHandler() (http.Handler, error) {
 		CORSOrigins:  d.cfg.API.CORSOrigins,
 		Events:       d.events,
 		Metrics:      d.metrics(),
+		Reports:      d.engine,
+		Reconciler:   d.reconcile,
 	})
 }
 
