@@ -20,9 +20,15 @@ const (
 	CodeConflict           = "CONFLICT"
 	CodeGatewayUnavailable = "GATEWAY_UNAVAILABLE"
 	CodeGatewayRejected    = "GATEWAY_REJECTED"
-	CodeAwardFailed        = "AWARD_FAILED"
-	CodeShuttingDown       = "SHUTTING_DOWN"
-	CodeInternal           = "INTERNAL"
+	// CodeGatewayUnauthorized: 20001, the app_auth_token is missing,
+	// wrong or expired (service providers).
+	CodeGatewayUnauthorized = "GATEWAY_UNAUTHORIZED"
+	// CodeGatewayUnverified: Alipay answered but its reply failed
+	// verification — a key or certificate problem, not an outage.
+	CodeGatewayUnverified = "GATEWAY_UNVERIFIED"
+	CodeAwardFailed       = "AWARD_FAILED"
+	CodeShuttingDown      = "SHUTTING_DOWN"
+	CodeInternal          = "INTERNAL"
 )
 
 // fail writes the error reply for err and logs what the caller cannot act
@@ -109,6 +115,19 @@ func gatewayError(err error) *Error {
 			}
 		}
 		return e
+	case gateway.Unauthorized:
+		e := &Error{Status: http.StatusUnprocessableEntity, Code: CodeGatewayUnauthorized,
+			Message: "Alipay refused the merchant's authorisation (app_auth_token): the payment system needs support; posagent check names the problem."}
+		if ge != nil && ge.SubCode != "" {
+			e.Code, e.SubMsg = ge.SubCode, ge.SubMsg
+		}
+		return e
+	}
+	if ge != nil && ge.Unverified {
+		// Alipay answered, but the answer cannot be trusted: a key or
+		// certificate problem, not an outage.
+		return &Error{Status: http.StatusBadGateway, Code: CodeGatewayUnverified,
+			Message: "Alipay's answer could not be verified (" + ge.Code + " " + ge.SubCode + "): the Alipay public key or certificate in the configuration is probably wrong; the payment system needs support (posagent check)."}
 	}
 	msg := "Alipay could not be reached or gave no clear answer; try again later"
 	if ge != nil && ge.Err != nil {
