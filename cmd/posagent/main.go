@@ -106,6 +106,10 @@ func command(verb string, s Streams) Command {
 		return &PayCommand{Streams: s}
 	case "status":
 		return &StatusCommand{Streams: s}
+	case "report":
+		return &ReportCommand{Streams: s}
+	case "reconcile":
+		return &ReconcileCommand{Streams: s}
 	case "refund":
 		return &RefundCommand{Streams: s}
 	case "checkouts":
@@ -186,6 +190,8 @@ Setup:
 Operator verbs (talk to a running daemon through its local API):
   pay          charge an order and wait for the outcome
   status       show the daemon's status
+  report       show a day's takings, in total and per operator
+  reconcile    check a day's takings against Alipay's trade bill
   refund       give back all or part of a paid checkout (a return)
   checkouts    list, show or cancel checkouts
   jobs         list or retry queued jobs
