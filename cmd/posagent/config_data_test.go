@@ -23,7 +23,7 @@ func TestDataRetention(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = cfg.Validate()
-	if err == nil || !strings.Contains(err.Error(), path+":5: data.retention: must be at least 24h") {
+	if err == nil || !strings.Contains(err.Error(), path+":5: data.retention: must be at least 72h") {
 		t.Fatalf("retention 1h: %v", err)
 	}
 }

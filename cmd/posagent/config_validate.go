@@ -38,8 +38,8 @@ func (c *Config) Validate() error {
 		v.id("terminal.terminal_id", t.TerminalID, maxTerminalIDLen)
 	}
 	v.required("terminal.data_dir", t.DataDir)
-	if c.Data.Retention < Duration(24*time.Hour) {
-		v.fail("data.retention", fmt.Sprintf("must be at least 24h (a day's takings are reconciled the next day), not %s", c.Data.Retention))
+	if c.Data.Retention < Duration(minRetention) {
+		v.fail("data.retention", fmt.Sprintf("must be at least %s (a day's takings are reconciled the next day, and again while Alipay's bill is not ready), not %s", Duration(minRetention), c.Data.Retention))
 	}
 
 	a := c.Alipay

@@ -7,6 +7,11 @@ import (
 	"time"
 )
 
+// minRetention is the shortest [data] retention: a checkout must outlive
+// the reconcile of its day, which runs the next day and is retried while
+// Alipay's bill is not ready.
+const minRetention = 72 * time.Hour
+
 // Retention ([data] retention): the daemon prunes finished checkouts and
 // done jobs older than the retention once shortly after start and then
 // every hour, in small batches with a pause between them (the pause is the
@@ -53,10 +58,10 @@ type pruneResult struct {
 func (d *daemon) prune(ctx context.Context, now time.Time) (pruneResult, error) {
 	var res pruneResult
 	retention := d.cfg.Data.Retention.Duration()
-	if retention < 24*time.Hour {
+	if retention < minRetention {
 		// Validate refuses this; never let a zero retention empty the
 		// journal of today's takings.
-		err := fmt.Errorf("data.retention %s is below 24h: nothing pruned", retention)
+		err := fmt.Errorf("data.retention %s is below %s: nothing pruned", retention, minRetention)
 		d.log.Error().Str("event", "prune_failed").Err(err).Msg("pruning skipped")
 		return res, err
 	}
