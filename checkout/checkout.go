@@ -61,11 +61,17 @@ type record struct {
 	// CodeMask is the masked payment code of the current attempt (for logs).
 	CodeMask string `json:"code_mask,omitempty"`
 	// PayAt is when the pay intent was committed, i.e. the first trade.pay
-	// send; Deadline = PayAt + decision_deadline.
+	// send (wall clock). Deadline is decision_deadline after it, on the
+	// engine's steady clock (clock.Steady), so a wall step does not move it
+	// while the process runs.
 	PayAt    time.Time `json:"pay_at,omitzero"`
 	Deadline time.Time `json:"deadline,omitzero"`
-	// CancelReason is why the checkout went to cancelling: "deadline" or
-	// "register".
+	// LastPayAt is when the last trade.pay of OutTradeNo was sent (steady
+	// clock), committed before each send: a cancel answered
+	// ACQ.TRADE_NOT_EXIST is repeated until late_pay_window after it.
+	LastPayAt time.Time `json:"last_pay_at,omitzero"`
+	// CancelReason is why the checkout went to cancelling: "deadline",
+	// "register", "restart" or "resend_refused".
 	CancelReason string `json:"cancel_reason,omitempty"`
 }
 

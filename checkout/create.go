@@ -43,6 +43,7 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (c Checkout, cre
 	if e.isClosing() {
 		return Checkout{}, false, ErrClosed
 	}
+	e.expireScans()
 	var r record
 	var reused, scanned bool
 	now := e.clk.Now()
@@ -55,11 +56,11 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (c Checkout, cre
 		if found {
 			switch {
 			case prev.State == NeedsAttention:
-				return conflict("order %s needs attention (checkout %s): check the trade with Alipay before charging again", req.OrderID, prev.ID)
+				return conflictOf(ErrOrderNeedsAttention, CodeOrderNeedsAttention, "order %s needs attention (checkout %s): check the trade with Alipay before charging again", req.OrderID, prev.ID)
 			case prev.State == Failed || prev.State == Cancelled:
 				// a new attempt
 			case prev.Amount != req.Amount:
-				return conflict("order %s already has checkout %s for %s", req.OrderID, prev.ID, prev.Amount)
+				return conflictOf(ErrOrderAmountMismatch, CodeOrderAmountMismatch, "order %s already has checkout %s for %s", req.OrderID, prev.ID, prev.Amount)
 			case req.AuthCode != "" && prev.State == AwaitingScan:
 				// The register scanned the code itself: take it as the scan.
 				r = prev
@@ -78,7 +79,7 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (c Checkout, cre
 			return err
 		}
 		if held {
-			return conflict("checkout %s (order %s) is awaiting a scan", holder.ID, holder.OrderID)
+			return scannerBusy(holder)
 		}
 		seq, err := tx.Bucket(bucketRecords).NextSequence()
 		if err != nil {
@@ -127,41 +128,52 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (c Checkout, cre
 // and a durable trade_cancel job closes or refunds its trade. Cancelling a
 // checkout that is cancelling or cancelled returns it unchanged.
 //
-// Errors: ErrNotFound; ErrConflict (paid, failed or needs_attention); a
-// database error.
+// Errors: ErrNotFound; ErrInvalidState (also ErrConflict: paid, failed or
+// needs_attention); a database error.
 func (e *Engine) Cancel(ctx context.Context, id string) (Checkout, error) {
-	r, err := e.get(id)
-	if err != nil {
-		return Checkout{}, err
-	}
-	switch r.State {
-	case Cancelling, Cancelled:
-		return r.Checkout, nil
-	case Paid, Failed, NeedsAttention:
-		return r.Checkout, conflict("checkout %s is %s and cannot be cancelled", id, r.State)
-	case AwaitingScan, Decoding:
-		r, err = e.transition(id, func(tx *bolt.Tx, r *record, now time.Time) error {
-			if !r.State.holdsScanSlot() {
-				return errStale
+	for {
+		r, err := e.get(id)
+		if err != nil {
+			return Checkout{}, err
+		}
+		switch r.State {
+		case Cancelling, Cancelled:
+			return r.Checkout, nil
+		case Paid, Failed, NeedsAttention:
+			return r.Checkout, conflictOf(ErrInvalidState, CodeInvalidState, "checkout %s is %s and cannot be cancelled", id, r.State)
+		case AwaitingScan, Decoding:
+			r, err = e.transition(id, func(tx *bolt.Tx, r *record, now time.Time) error {
+				if !r.State.holdsScanSlot() {
+					return errStale
+				}
+				r.State, r.CancelReason, r.Error = Cancelled, reasonRegister, nil
+				return nil
+			})
+			if err == nil {
+				e.wakeFlow(id)
+				e.hook(StepCancelled)
+				e.ev(zerolog.InfoLevel, &r, "cancelled").Str("reason", reasonRegister).Msg("checkout abandoned before paying")
+				return r.Checkout, nil
 			}
-			r.State, r.CancelReason, r.Error = Cancelled, reasonRegister, nil
-			return nil
-		})
-		if err == nil {
-			e.wakeFlow(id)
-			e.hook(StepCancelled)
-			e.ev(zerolog.InfoLevel, &r, "cancelled").Str("reason", reasonRegister).Msg("checkout abandoned before paying")
-			return r.Checkout, nil
+		case Paying, WaitingBuyer:
+			r, err = e.toCancelling(id, reasonRegister, nil, nil)
+			if err == nil {
+				return r.Checkout, nil
+			}
 		}
-	case Paying, WaitingBuyer:
-		r, err = e.toCancelling(id, reasonRegister, nil)
-		if err == nil {
-			return r.Checkout, nil
+		if !isStale(err) {
+			return r.Checkout, err
 		}
+		// It moved on while we looked: answer from its new state (every
+		// move is forward, so this ends).
 	}
-	if isStale(err) {
-		// It moved on while we looked: answer from its new state.
-		return e.Cancel(ctx, id)
+}
+
+// scannerBusy is the conflict of a new checkout while holder holds the
+// scanner.
+func scannerBusy(holder record) error {
+	if holder.State == Decoding {
+		return conflictOf(ErrScannerBusy, CodeScannerBusy, "checkout %s (order %s) is decoding a scanned code", holder.ID, holder.OrderID)
 	}
-	return r.Checkout, err
+	return conflictOf(ErrScannerBusy, CodeScannerBusy, "checkout %s (order %s) is awaiting a scan", holder.ID, holder.OrderID)
 }

@@ -31,11 +31,15 @@ type Gateway interface {
 // a previous run left unfinished, and Close it before closing the database.
 // All methods may be called from any goroutine.
 type Engine struct {
-	db     *bolt.DB
-	q      *queue.Queue
-	gw     Gateway
-	opts   Options
-	clk    clock.Clock
+	db   *bolt.DB
+	q    *queue.Queue
+	gw   Gateway
+	opts Options
+	clk  clock.Clock
+	// steady is clk made immune to wall steps (clock.Steady): deadlines,
+	// poll schedules and windows are kept on it; clk stamps created_at and
+	// updated_at.
+	steady clock.Clock
 	log    *zerolog.Logger
 	secret []byte
 
@@ -76,7 +80,7 @@ func New(db *bolt.DB, q *queue.Queue, gw Gateway, opts Options) (*Engine, error)
 		return nil, err
 	}
 	e := &Engine{
-		db: db, q: q, gw: gw, opts: o, clk: o.Clock, log: o.Logger,
+		db: db, q: q, gw: gw, opts: o, clk: o.Clock, steady: clock.Steady(o.Clock), log: o.Logger,
 		flows:   make(map[string]*flow),
 		changed: make(chan struct{}),
 	}
@@ -101,6 +105,7 @@ func New(db *bolt.DB, q *queue.Queue, gw Gateway, opts Options) (*Engine, error)
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	q.Handle(queue.KindTradeCancel, e.handleCancel)
 	q.Handle(queue.KindTradeRefund, e.handleRefund)
+	q.Handle(KindAttentionRecheck, e.handleAttention) // attention.go
 	return e, nil
 }
 
@@ -125,6 +130,7 @@ func (e *Engine) Start(ctx context.Context) error {
 		return err
 	}
 	e.purge()
+	e.expireScans()
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
@@ -382,15 +388,23 @@ func (e *Engine) Wait(ctx context.Context, id string) (Checkout, error) {
 	return e.WaitChange(ctx, id, time.Time{})
 }
 
-// purgeLoop purges old sence_no entries every hour (Start purged once).
+// purgeLoop purges old sence_no entries every hour (Start purged once) and
+// cancels checkouts awaiting a scan past ScanTimeout (timeout.go), looking
+// every tenth of ScanTimeout, at most every 30 s.
 func (e *Engine) purgeLoop() {
+	every := min(e.opts.ScanTimeout/10, 30*time.Second)
+	last := e.steady.Now()
 	for {
 		select {
 		case <-e.ctx.Done():
 			return
-		case <-e.clk.After(time.Hour):
+		case <-e.clk.After(every):
 		}
-		e.purge()
+		e.expireScans()
+		if now := e.steady.Now(); now.Sub(last) >= time.Hour {
+			last = now
+			e.purge()
+		}
 	}
 }
 

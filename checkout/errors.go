@@ -17,6 +17,22 @@ var (
 	// with another amount, another checkout awaiting a scan, cancelling a
 	// paid checkout, ...). → 409
 	ErrConflict = errors.New("conflict")
+	// The conflicts below wrap ErrConflict too (→ 409) and carry an *Error
+	// whose Code names them.
+
+	// ErrScannerBusy: another checkout holds the scanner, awaiting a scan
+	// or decoding one. Code SCANNER_BUSY.
+	ErrScannerBusy = errors.New("scanner busy")
+	// ErrOrderAmountMismatch: the order has a checkout for another amount.
+	// Code ORDER_AMOUNT_MISMATCH.
+	ErrOrderAmountMismatch = errors.New("order amount mismatch")
+	// ErrOrderNeedsAttention: the order's last checkout needs attention; it
+	// must be resolved before the order is charged again. Code
+	// ORDER_NEEDS_ATTENTION.
+	ErrOrderNeedsAttention = errors.New("order needs attention")
+	// ErrInvalidState: the checkout's state forbids the action (cancelling
+	// a paid checkout, ...). Code INVALID_STATE.
+	ErrInvalidState = errors.New("invalid state")
 	// ErrNoCheckoutAwaiting: a scan arrived while no checkout awaits one. → 409
 	ErrNoCheckoutAwaiting = errors.New("no checkout is awaiting a scan")
 	// ErrBadRequest: a malformed request (missing order_id, amount out of
@@ -41,15 +57,31 @@ func (e *Error) Error() string { return e.Code + ": " + e.Message }
 // reqError is an error that is both a sentinel (for errors.Is) and an *Error
 // (for errors.As), so the API can answer {"error":{code,message}}.
 type reqError struct {
-	sentinel error
-	e        *Error
+	sentinels []error
+	e         *Error
 }
 
-func (r *reqError) Error() string   { return r.e.Message }
-func (r *reqError) Unwrap() []error { return []error{r.sentinel, r.e} }
+func (r *reqError) Error() string { return r.e.Message }
+
+func (r *reqError) Unwrap() []error {
+	return append(r.sentinels[:len(r.sentinels):len(r.sentinels)], r.e)
+}
 
 func newReqError(sentinel error, code, format string, args ...any) error {
-	return &reqError{sentinel: sentinel, e: &Error{Code: code, Message: fmt.Sprintf(format, args...)}}
+	return &reqError{sentinels: []error{sentinel}, e: &Error{Code: code, Message: fmt.Sprintf(format, args...)}}
+}
+
+// Codes of the conflicts (HTTP 409), beside CONFLICT for the others.
+const (
+	CodeScannerBusy         = "SCANNER_BUSY"
+	CodeOrderAmountMismatch = "ORDER_AMOUNT_MISMATCH"
+	CodeOrderNeedsAttention = "ORDER_NEEDS_ATTENTION"
+	CodeInvalidState        = "INVALID_STATE"
+)
+
+// conflictOf is a conflict that is both ErrConflict and sentinel.
+func conflictOf(sentinel error, code, format string, args ...any) error {
+	return &reqError{sentinels: []error{sentinel, ErrConflict}, e: &Error{Code: code, Message: fmt.Sprintf(format, args...)}}
 }
 
 func badRequest(format string, args ...any) error {
@@ -88,6 +120,7 @@ var messages = map[string]string{
 	CodeTradeClosed:        "The payment was closed without being paid. Ask the customer to pay again.",
 	CodeCancelRefused:      "The payment could not be confirmed or cancelled. Check it in the Alipay merchant portal before handing over the goods.",
 	CodeSenceNoUnmatch:     "This code cannot be used. Ask the customer to refresh the payment code and scan again.",
+	CodeScanTimeout:        "No payment code was scanned in time; the checkout was cancelled. Start the payment again.",
 
 	// two-stage decode
 	"CODE_EXPIRED":  "The payment code has expired. Ask the customer to refresh the code and scan again.",

@@ -95,6 +95,13 @@ func MustOpenEngine(tb testing.TB, sb *sandbox.Sandbox, path string, opts checko
 // openEngine is MustOpenEngine with any gateway client.
 func openEngine(tb testing.TB, gw *gateway.Client, path string, opts checkout.Options) *Env {
 	tb.Helper()
+	return openEngineOn(tb, gw, gw, path, opts)
+}
+
+// openEngineOn is openEngine with the engine calling via (which may wrap gw
+// to script answers).
+func openEngineOn(tb testing.TB, gw *gateway.Client, via checkout.Gateway, path string, opts checkout.Options) *Env {
+	tb.Helper()
 	if path == "" {
 		path = filepath.Join(tb.TempDir(), "posagent.db")
 	}
@@ -138,7 +145,7 @@ func openEngine(tb testing.TB, gw *gateway.Client, path string, opts checkout.Op
 		tb.Fatal(err)
 	}
 	gw.Timeout = 2 * time.Second
-	e, err := checkout.New(db, q, gw, opts)
+	e, err := checkout.New(db, q, via, opts)
 	if err != nil {
 		db.Close()
 		tb.Fatal(err)

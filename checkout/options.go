@@ -25,6 +25,9 @@ const (
 	DefaultConsultTimeout    = 1500 * time.Millisecond
 	DefaultSenceTTL          = 24 * time.Hour
 	DefaultDrainTimeout      = 10 * time.Second
+	DefaultLatePayWindow     = 5 * time.Minute
+	DefaultAttentionRecheck  = time.Hour
+	DefaultScanTimeout       = 5 * time.Minute
 )
 
 // Options configure an Engine. The zero value of every field but TerminalID
@@ -71,6 +74,19 @@ type Options struct {
 	// DrainTimeout bounds how long Close lets running payments finish before
 	// it stops them (they resume on the next Start). Default 10 s.
 	DrainTimeout time.Duration
+	// LatePayWindow is how long after the last trade.pay send of a trade a
+	// cancel answered ACQ.TRADE_NOT_EXIST proves nothing (the pay may still
+	// land): the cancel is repeated, at least every 10 s, until the gateway
+	// confirms a closed trade or the window has passed. Default 5 min.
+	LatePayWindow time.Duration
+	// AttentionRecheck is how often a needs_attention checkout's trade is
+	// queried again (an attention_recheck job); it settles to cancelled
+	// when the trade shows closed. Default 1 h.
+	AttentionRecheck time.Duration
+	// ScanTimeout: a checkout awaiting a scan longer than this, counted
+	// from its creation (also across restarts), is cancelled with error
+	// SCAN_TIMEOUT. Default 5 min.
+	ScanTimeout time.Duration
 	// Location is the zone of the store's day ([reconcile] timezone): the
 	// day index, DailyReport and DayTrades count days in it. Default
 	// Asia/Shanghai (UTC+8).
@@ -103,6 +119,7 @@ const (
 	StepCancelSent     = "cancel_sent"     // trade.cancel returned
 	StepCancelled      = "cancelled"       // cancelled committed
 	StepNeedsAttention = "needs_attention" // needs_attention committed
+	StepLastPay        = "last_pay"        // the time of a trade.pay resend committed
 )
 
 var terminalIDRE = regexp.MustCompile(`^[A-Za-z0-9_]{1,16}$`)
@@ -144,6 +161,15 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.DrainTimeout <= 0 {
 		o.DrainTimeout = DefaultDrainTimeout
+	}
+	if o.LatePayWindow <= 0 {
+		o.LatePayWindow = DefaultLatePayWindow
+	}
+	if o.AttentionRecheck <= 0 {
+		o.AttentionRecheck = DefaultAttentionRecheck
+	}
+	if o.ScanTimeout <= 0 {
+		o.ScanTimeout = DefaultScanTimeout
 	}
 	o.Clock = clock.Or(o.Clock)
 	if o.Logger == nil {

@@ -31,7 +31,8 @@ func (e *Engine) payIntent(id string, d decodeResult, cons *consultCell) (record
 			return err
 		}
 		r.PaidAmount, r.TradeNo, r.Refunded, r.Error = 0, "", false, nil
-		r.PayAt, r.Deadline = now, now.Add(e.opts.DecisionDeadline)
+		sn := e.steady.Now()
+		r.PayAt, r.Deadline, r.LastPayAt = now, sn.Add(e.opts.DecisionDeadline), sn
 		r.State = Paying
 		return nil
 	})
@@ -177,8 +178,15 @@ func (e *Engine) logOutcome(r *record, event string, out outcome, err error) {
 // says it has no such trade, trade.pay is sent again with the same
 // out_trade_no: the gateway is idempotent on it, so this never charges
 // twice, and it saves a pay whose request was lost on the way.
+//
+// An unknown answer is always queried before anything is decided, even
+// past the deadline (a restarted daemon resumes with one). A resend the
+// gateway refuses proves nothing about the first send: the trade is
+// queried, and cancelled when the gateway has none. Deadlines and waits
+// are on the steady clock: a wall step neither stretches nor cuts them.
 func (e *Engine) settle(ctx context.Context, f *flow, r record, req *gateway.TradePayRequest, out outcome, cons *consultCell) {
 	queryNow := out.kind == outUnknown
+	var refused *Error // the refusal of a resend, when one came
 	for {
 		switch out.kind {
 		case outPaid:
@@ -188,6 +196,14 @@ func (e *Engine) settle(ctx context.Context, f *flow, r record, req *gateway.Tra
 			e.finishFailed(r.ID, out.err, cons)
 			return
 		case outNotExist:
+			if refused != nil {
+				// The resend was refused and the gateway has no trade: the
+				// first send may still land. Cancel the number.
+				if _, err := e.toCancelling(r.ID, reasonResendRefused, refused, cons); err != nil && !isStale(err) {
+					e.logTransitionError(&r, "cancel_queued", err)
+				}
+				return
+			}
 			if req == nil {
 				// Resumed after a restart: the code died with the old
 				// process, so this attempt can never be sent again, and the
@@ -195,7 +211,7 @@ func (e *Engine) settle(ctx context.Context, f *flow, r record, req *gateway.Tra
 				// than keep the customer waiting until the deadline; the
 				// cancel closes the number, so a pay still on its way from
 				// the old process is refused.
-				if _, err := e.toCancelling(r.ID, reasonRestart, cons); err != nil && !isStale(err) {
+				if _, err := e.toCancelling(r.ID, reasonRestart, nil, cons); err != nil && !isStale(err) {
 					e.logTransitionError(&r, "cancel_queued", err)
 				}
 				return
@@ -210,9 +226,9 @@ func (e *Engine) settle(ctx context.Context, f *flow, r record, req *gateway.Tra
 				r = nr
 			}
 		}
-		now := e.clk.Now()
-		if !now.Before(r.Deadline) {
-			if _, err := e.toCancelling(r.ID, reasonDeadline, cons); err != nil && !isStale(err) {
+		now := e.steady.Now()
+		if !queryNow && !now.Before(r.Deadline) {
+			if _, err := e.toCancelling(r.ID, reasonDeadline, nil, cons); err != nil && !isStale(err) {
 				e.logTransitionError(&r, "cancel_queued", err)
 			}
 			return
@@ -237,6 +253,10 @@ func (e *Engine) settle(ctx context.Context, f *flow, r record, req *gateway.Tra
 		default:
 		}
 		if out.kind == outNotExist && req != nil {
+			if nr, err := e.markPaySend(r.ID); err != nil {
+				e.logTransitionError(&nr, "pay_sent", err)
+				return
+			}
 			resp, err := e.gw.TradePay(ctx, *req)
 			e.hook(StepPaySent)
 			if ctx.Err() != nil {
@@ -244,6 +264,12 @@ func (e *Engine) settle(ctx context.Context, f *flow, r record, req *gateway.Tra
 			}
 			out = payOutcome(resp, err, req.TotalAmount)
 			e.logOutcome(&r, "pay_result", out, err)
+			if out.kind == outFailed {
+				// The first send had no final answer and may still land:
+				// query, then cancel (never failed on a resend's word).
+				refused, req = out.err, nil
+				out, queryNow = outcome{kind: outUnknown}, true
+			}
 			continue
 		}
 		resp, err := e.gw.TradeQuery(ctx, gateway.TradeQueryRequest{OutTradeNo: r.OutTradeNo})
@@ -254,6 +280,22 @@ func (e *Engine) settle(ctx context.Context, f *flow, r record, req *gateway.Tra
 		out = queryOutcome(resp, err)
 		e.logOutcome(&r, "query", out, err)
 	}
+}
+
+// markPaySend commits, before a resend of trade.pay, the time of that send
+// (LastPayAt), from which late_pay_window counts.
+func (e *Engine) markPaySend(id string) (record, error) {
+	r, err := e.transition(id, func(_ *bolt.Tx, r *record, _ time.Time) error {
+		if r.State != Paying && r.State != WaitingBuyer {
+			return errStale
+		}
+		r.LastPayAt = e.steady.Now()
+		return nil
+	})
+	if err == nil {
+		e.hook(StepLastPay)
+	}
+	return r, err
 }
 
 // toWaiting commits waiting_buyer (the gateway said 10003 or
@@ -327,6 +369,10 @@ func (e *Engine) finishPaid(id string, out outcome, cons *consultCell) {
 		if isStale(err) && r.State == Cancelling {
 			e.ev(zerolog.WarnLevel, &r, "paid").Str("out_trade_no", r.OutTradeNo).Str("trade_no", out.tradeNo).
 				Msg("the trade was paid after the checkout went to cancelling; the cancel job refunds it")
+			return
+		}
+		if isStale(err) && (r.State == Cancelled || r.State == Failed) {
+			e.queueLateCancel(&r, out.tradeNo)
 			return
 		}
 		e.logTransitionError(&r, "paid", err)

@@ -12,15 +12,17 @@ import (
 
 // recover resumes what a previous run left unfinished:
 //   - decoding: the code died with the process → awaiting_scan, SCAN_AGAIN;
-//   - paying, waiting_buyer: query until the outcome is known or the
-//     decision deadline passes, then cancel (a cancel closes a number the
-//     gateway never saw, so a late pay cannot succeed);
+//   - paying, waiting_buyer: query first, even past the decision deadline,
+//     then until the outcome is known or the deadline passes, then cancel
+//     (a cancel answered ACQ.TRADE_NOT_EXIST is repeated for
+//     late_pay_window, so a late pay is refunded);
+//   - needs_attention: its attention_recheck job is queued were it missing;
 //   - cancelling: its trade_cancel job is in the queue already (committed
 //     with the state); it is looked up, and queued again were it missing.
 func (e *Engine) recover(ctx context.Context) error {
 	byState := map[State][]string{}
 	err := e.db.View(func(tx *bolt.Tx) error {
-		for _, s := range []State{Decoding, Paying, WaitingBuyer, Cancelling} {
+		for _, s := range []State{Decoding, Paying, WaitingBuyer, Cancelling, NeedsAttention} {
 			byState[s] = idsInState(tx, s)
 		}
 		return nil
@@ -55,6 +57,35 @@ func (e *Engine) recover(ctx context.Context) error {
 		if err := e.ensureCancelJob(id); err != nil {
 			return err
 		}
+	}
+	for _, id := range byState[NeedsAttention] {
+		if err := e.ensureAttentionJob(id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ensureAttentionJob queues the attention_recheck job of a needs_attention
+// checkout that has none (one left by a version without it). EnqueueTx is
+// idempotent on the key: a job that ended (the trade showed paid) is not
+// run again.
+func (e *Engine) ensureAttentionJob(id string) error {
+	var existed bool
+	err := e.db.Update(func(tx *bolt.Tx) error {
+		r, err := getRecord(tx, id)
+		if err != nil || r.State != NeedsAttention {
+			existed = true
+			return err
+		}
+		_, existed, err = e.q.EnqueueTx(tx, KindAttentionRecheck, r.OutTradeNo, cancelPayload{CheckoutID: r.ID, OutTradeNo: r.OutTradeNo})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("checkout: recover %s: %w", id, err)
+	}
+	if !existed {
+		e.q.Notify()
 	}
 	return nil
 }

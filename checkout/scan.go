@@ -32,6 +32,7 @@ func (e *Engine) Scan(ctx context.Context, code string) (Checkout, error) {
 	if e.isClosing() {
 		return Checkout{}, ErrClosed
 	}
+	e.expireScans() // a scan never pays an order nobody scanned for in time
 	var r record
 	var reused bool
 	now := e.clk.Now()

@@ -1,0 +1,54 @@
+package checkout
+
+import (
+	"time"
+
+	"github.com/rs/zerolog"
+	bolt "go.etcd.io/bbolt"
+)
+
+// CodeScanTimeout is the error of a checkout cancelled because nobody
+// scanned a code within ScanTimeout of its creation.
+const CodeScanTimeout = "SCAN_TIMEOUT"
+
+// scanExpired reports whether r awaits a scan past ScanTimeout at now (wall
+// time: created_at is wall time and the count survives restarts).
+func (e *Engine) scanExpired(r *record, now time.Time) bool {
+	return r.State == AwaitingScan && !now.Before(r.CreatedAt.Add(e.opts.ScanTimeout))
+}
+
+// expireScans cancels, with SCAN_TIMEOUT, every checkout awaiting a scan
+// longer than ScanTimeout, so a crashed register never leaves the scanner
+// bound to an old order. Create and Scan call it first, the housekeeping
+// loop regularly.
+func (e *Engine) expireScans() {
+	now := e.clk.Now()
+	var ids []string
+	_ = e.db.View(func(tx *bolt.Tx) error {
+		for _, id := range idsInState(tx, AwaitingScan) {
+			if r, err := getRecord(tx, id); err == nil && e.scanExpired(&r, now) {
+				ids = append(ids, id)
+			}
+		}
+		return nil
+	})
+	for _, id := range ids {
+		r, err := e.transition(id, func(_ *bolt.Tx, r *record, now time.Time) error {
+			if !e.scanExpired(r, now) {
+				return errStale
+			}
+			r.State, r.CancelReason = Cancelled, reasonScanTimeout
+			r.Error = errorFor(CodeScanTimeout, "")
+			return nil
+		})
+		if err != nil {
+			if !isStale(err) {
+				e.logTransitionError(&r, "cancelled", err)
+			}
+			continue
+		}
+		e.hook(StepCancelled)
+		e.ev(zerolog.WarnLevel, &r, "cancelled").Str("reason", reasonScanTimeout).
+			Dur("scan_timeout", e.opts.ScanTimeout).Msg("no code was scanned in time: checkout cancelled")
+	}
+}
