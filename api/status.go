@@ -27,6 +27,22 @@ type Status struct {
 	Checkouts map[string]int `json:"checkouts"`
 	// LastError is the latest error-level log line, or null.
 	LastError *LastError `json:"last_error"`
+	// Reconciliation is the reconciliation stored last (SPEC §12), in
+	// short; absent when no day was ever reconciled.
+	Reconciliation *ReconciliationStatus `json:"reconciliation,omitempty"`
+}
+
+// ReconciliationStatus is a reconciliation in short: GET
+// /v1/reconciliations/{date} has the rows.
+type ReconciliationStatus struct {
+	// Date is the store day reconciled.
+	Date string `json:"date"`
+	// State is matched, mismatched, unavailable or pending.
+	State string `json:"state"`
+	// CheckedAt is when the check ran.
+	CheckedAt time.Time `json:"checked_at"`
+	// Mismatches counts the differences (0 unless mismatched).
+	Mismatches int `json:"mismatches"`
 }
 
 // Gateway modes.

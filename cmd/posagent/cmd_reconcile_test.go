@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -142,5 +144,50 @@ func TestReportAndReconcileVerbs(t *testing.T) {
 	}
 	if code, _, stderr := en.run("reconcile", "--date", "2001-02-04", "--show"); code != 1 || !strings.Contains(stderr, "never reconciled") {
 		t.Fatalf("never run = %d %s", code, stderr)
+	}
+}
+
+// The daemon wires it all: a paid checkout is in today's report, today
+// reconciles matched against the embedded sandbox, and the last result
+// shows in /v1/status, posagent status and /metrics.
+func TestDaemonReportsAndReconciles(t *testing.T) {
+	dir := t.TempDir()
+	d := mustStartDaemonIn(t, dir)
+	id := d.pay(t, 1234)
+	ctx := context.Background()
+	co, err := d.Client.GetCheckout(ctx, id, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := co.UpdatedAt.In(gateway.Shanghai).Format(time.DateOnly)
+	rep, err := d.Client.DailyReport(ctx, day)
+	if err != nil || rep.Paid != (checkout.Total{Count: 1, Amount: 1234}) {
+		t.Fatalf("report %+v, %v", rep, err)
+	}
+	code, stdout, stderr := runMain(t, "reconcile", "--config", d.Config, "--date", day)
+	if code != 0 || !strings.Contains(stdout, "matched: 1 trades, 12.34") {
+		t.Fatalf("reconcile = %d\n%s\n%s", code, stdout, stderr)
+	}
+	st, err := d.Client.Status(ctx)
+	if err != nil || st.Reconciliation == nil || st.Reconciliation.Date != day || st.Reconciliation.State != reconcile.StateMatched {
+		t.Fatalf("status %+v, %v", st.Reconciliation, err)
+	}
+	code, stdout, _ = runMain(t, "status", "--config", d.Config)
+	if code != 0 || !regexpMatch(`reconciliation\s+`+day+` matched, checked`, stdout) {
+		t.Fatalf("status = %d\n%s", code, stdout)
+	}
+	req, _ := http.NewRequest("GET", d.Client.BaseURL+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+d.Client.Token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !regexpMatch(`(?m)^posagent_reconcile_mismatches 0$`, string(body)) {
+		t.Fatalf("metrics:\n%s", body)
+	}
+	if code := d.stop(); code != 0 {
+		t.Fatalf("posagent run exited %d:\n%s", code, d.Stderr)
 	}
 }

@@ -69,6 +69,13 @@ func (c *StatusCommand) run(ctx context.Context, cfg Config) error {
 		t.row("queue", line)
 	}
 	t.row("checkouts", checkoutCounts(st.Checkouts))
+	if r := st.Reconciliation; r != nil {
+		line := r.Date + " " + r.State
+		if r.Mismatches > 0 {
+			line += fmt.Sprintf(" (%d differences: posagent reconcile --date %s --show)", r.Mismatches, r.Date)
+		}
+		t.row("reconciliation", line+", checked "+when(r.CheckedAt))
+	}
 	if st.LastError != nil {
 		t.row("last error", when(st.LastError.At)+" "+st.LastError.Message)
 	} else {

@@ -24,6 +24,7 @@ func (d *daemon) metrics() *prometheus.Registry {
 			Help: "1 while the barcode scanner is open (or stdin), 0 while it is being reopened.",
 		}, func() float64 { return boolGauge(d.scanner.State() != api.ScannerReconnecting) }),
 		d.gwMetrics,
+		d.reconcile.Collector(),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"posagent/api"
+	"posagent/reconcile/daily"
 )
 
 // apiHandler builds the local API with its token (created 0600 on first
@@ -59,6 +60,9 @@ func (d *daemon) status(context.Context) api.Status {
 	}
 	if n, err := d.engine.CountByState(); err == nil {
 		st.Checkouts = api.CheckoutCounts(n)
+	}
+	if r, ok := d.reconcile.Last(); ok {
+		st.Reconciliation = &api.ReconciliationStatus{Date: r.Date, State: r.State, CheckedAt: r.CheckedAt, Mismatches: daily.Mismatches(r)}
 	}
 	if msg, at := d.logs.LastError(); msg != "" {
 		st.LastError = &api.LastError{Message: msg, At: at}

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	bolt "go.etcd.io/bbolt"
 
@@ -337,4 +338,19 @@ func (r *Runner) Last() (reconcile.Result, bool) {
 		return reconcile.Result{}, false
 	}
 	return *r.last, true
+}
+
+// Collector returns the runner's metric: posagent_reconcile_mismatches, a
+// gauge of the differences in the result stored last (0 before any).
+func (r *Runner) Collector() prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "posagent_reconcile_mismatches",
+		Help: "Differences between Alipay's bill and the journal in the last reconciliation (0 when it matched, or none ran).",
+	}, func() float64 {
+		res, ok := r.Last()
+		if !ok {
+			return 0
+		}
+		return float64(Mismatches(res))
+	})
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	bolt "go.etcd.io/bbolt"
 
@@ -171,6 +172,12 @@ func TestReconcileAgainstTheSandbox(t *testing.T) {
 	}
 	if last, ok := v.R.Last(); !ok || last.State != reconcile.StateMismatched || daily.Mismatches(last) != 3 {
 		t.Fatalf("last %+v", last)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(v.R.Collector())
+	mfs, err := reg.Gather()
+	if err != nil || len(mfs) != 1 || mfs[0].GetName() != "posagent_reconcile_mismatches" || mfs[0].GetMetric()[0].GetGauge().GetValue() != 3 {
+		t.Fatalf("metrics %v, %v", mfs, err)
 	}
 
 	// A day without trades: unavailable, stored, and its job queued.
