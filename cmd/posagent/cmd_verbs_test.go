@@ -121,7 +121,7 @@ func TestPay(t *testing.T) {
 		t.Fatalf("--wait 0 = %d\n%s", code, stdout)
 	}
 	code, _, stderr = en.run("pay", "--order", newOrder(), "--amount", "2.00", "--wait", "0")
-	if code != 1 || !strings.Contains(stderr, "posagent pay: CONFLICT:") {
+	if code != 1 || !strings.Contains(stderr, "posagent pay: SCANNER_BUSY:") {
 		t.Fatalf("second pay = %d %s", code, stderr)
 	}
 

@@ -162,6 +162,16 @@ type CheckoutConfig struct {
 	// another payment method) or "pay_without_coupons".
 	// Default "abort".
 	OnDecodeUnavailable string `toml:"on_decode_unavailable"`
+	// LatePayWindow: a cancel answered ACQ.TRADE_NOT_EXIST is repeated
+	// until this long after the last trade.pay send, as the pay may still
+	// land. Default 5m; > 0.
+	LatePayWindow Duration `toml:"late_pay_window"`
+	// AttentionRecheck is how often a needs_attention checkout's trade is
+	// queried again. Default 1h; > 0.
+	AttentionRecheck Duration `toml:"attention_recheck"`
+	// ScanTimeout: a checkout awaiting a scan longer than this (from its
+	// creation) is cancelled with SCAN_TIMEOUT. Default 5m; > 0.
+	ScanTimeout Duration `toml:"scan_timeout"`
 }
 
 // MarketingConfig is [marketing].
@@ -257,6 +267,9 @@ func DefaultConfig() Config {
 			QueryInterval:       Duration(3 * time.Second),
 			DecisionDeadline:    Duration(60 * time.Second),
 			OnDecodeUnavailable: OnDecodeAbort,
+			LatePayWindow:       Duration(5 * time.Minute),
+			AttentionRecheck:    Duration(time.Hour),
+			ScanTimeout:         Duration(5 * time.Minute),
 		},
 		Queue: QueueConfig{MaxAge: Duration(72 * time.Hour)},
 		API: APIConfig{

@@ -80,6 +80,9 @@ func (c *Config) Validate() error {
 	if ch.OnDecodeUnavailable != OnDecodeAbort && ch.OnDecodeUnavailable != OnDecodePayWithoutCoupons {
 		v.fail("checkout.on_decode_unavailable", fmt.Sprintf("must be %q or %q, not %q", OnDecodeAbort, OnDecodePayWithoutCoupons, ch.OnDecodeUnavailable))
 	}
+	v.positive("checkout.late_pay_window", ch.LatePayWindow)
+	v.positive("checkout.attention_recheck", ch.AttentionRecheck)
+	v.positive("checkout.scan_timeout", ch.ScanTimeout)
 
 	if c.Coupons.ReportURL != "" {
 		v.httpURL("coupons.report_url", c.Coupons.ReportURL, "must be empty or an http(s) URL")
