@@ -44,9 +44,11 @@ func (s *Server) reconcilerOff(w http.ResponseWriter) bool {
 }
 
 // reconcileDay answers POST /v1/reconciliations {"date"}: it reconciles
-// the day now and answers 200 with the result (matched or mismatched), or
-// 202 with the stored result (unavailable: the bill is not ready) or
-// pending when the run could not finish; the queue then runs it again.
+// the day now and answers 200 with the result (matched or mismatched, or
+// unavailable for good: a day long past without trades and without a
+// bill), or 202 with the stored result (unavailable: the bill is not
+// ready) or pending when the run could not finish; the queue then runs it
+// again.
 func (s *Server) reconcileDay(w http.ResponseWriter, r *http.Request) {
 	if s.reconcilerOff(w) {
 		return

@@ -172,10 +172,16 @@ func TestReconciliationRoutes(t *testing.T) {
 	if lines := v.Logs.Events("reconcile_mismatch"); len(lines) != 1 || lines[0]["level"] != "error" {
 		t.Fatalf("log: %v", lines)
 	}
-	// A day without trades: 202 unavailable.
-	res, queued, err = v.Client.Reconcile(ctx, "2001-02-03")
+	// A day whose bill is not there yet: 202 unavailable; a long past day
+	// without trades or a bill: 200 unavailable, for good.
+	tomorrow := time.Now().In(gateway.Shanghai).AddDate(0, 0, 1).Format(time.DateOnly)
+	res, queued, err = v.Client.Reconcile(ctx, tomorrow)
 	if err != nil || !queued || res.State != reconcile.StateUnavailable {
 		t.Fatalf("unavailable: %+v %v %v", res, queued, err)
+	}
+	res, queued, err = v.Client.Reconcile(ctx, "2001-02-03")
+	if err != nil || queued || res.State != reconcile.StateUnavailable {
+		t.Fatalf("unavailable for good: %+v %v %v", res, queued, err)
 	}
 	for _, c := range []struct{ method, path, body string }{
 		{"POST", "/v1/reconciliations", `{}`},

@@ -71,10 +71,11 @@ func (c *ReconcileCommand) run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	var res reconcile.Result
+	queued := false
 	if c.Show {
 		res, err = cl.Reconciliation(ctx, day)
 	} else {
-		res, _, err = cl.Reconcile(ctx, day)
+		res, queued, err = cl.Reconcile(ctx, day)
 	}
 	if err != nil {
 		return err
@@ -93,7 +94,10 @@ func (c *ReconcileCommand) run(ctx context.Context, cfg Config) error {
 	case reconcile.StateMismatched:
 		return fmt.Errorf("%w: %s is mismatched (%d differences)", errNotMatched, res.Date, daily.Mismatches(res))
 	case reconcile.StateUnavailable:
-		return fmt.Errorf("%w: Alipay has no bill for %s yet; the daemon asks again hourly", errNotMatched, res.Date)
+		if c.Show || queued {
+			return fmt.Errorf("%w: Alipay has no bill for %s yet; the daemon asks again hourly", errNotMatched, res.Date)
+		}
+		return fmt.Errorf("%w: Alipay has no bill for %s and posagent recorded no trades that day", errNotMatched, res.Date)
 	}
 	return fmt.Errorf("%w: %s is %s; the daemon's queue runs it when Alipay can be reached", errNotMatched, res.Date, res.State)
 }

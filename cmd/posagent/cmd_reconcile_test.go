@@ -139,7 +139,7 @@ func TestReportAndReconcileVerbs(t *testing.T) {
 		t.Fatalf("--show --json = %d %+v", code, res)
 	}
 	code, stdout, stderr = en.run("reconcile", "--date", "2001-02-03")
-	if code != 1 || !strings.Contains(stdout, "unavailable") || !strings.Contains(stderr, "no bill for 2001-02-03") {
+	if code != 1 || !strings.Contains(stdout, "unavailable") || !strings.Contains(stderr, "no bill for 2001-02-03 and posagent recorded no trades") {
 		t.Fatalf("unavailable = %d\n%s\n%s", code, stdout, stderr)
 	}
 	if code, _, stderr := en.run("reconcile", "--date", "2001-02-04", "--show"); code != 1 || !strings.Contains(stderr, "never reconciled") {

@@ -28,6 +28,13 @@ const (
 	// DefaultUnavailableRetry is how long a day whose bill is not ready
 	// (isp.bill_not_exist) waits before the job asks again.
 	DefaultUnavailableRetry = time.Hour
+	// DefaultEmptyDayGrace is how long after a day's end a day without any
+	// trade or refund in the journal keeps waiting for its bill: Alipay
+	// has no bill for a day without business, so after this the
+	// unavailable result is final and the job ends (a day with trades
+	// waits for its bill for ever, and turns overdue after [queue]
+	// max_age).
+	DefaultEmptyDayGrace = 48 * time.Hour
 	// DefaultRunTimeout bounds one reconciliation run from the queue: the
 	// bill query, the download and the parse.
 	DefaultRunTimeout = 3 * time.Minute
@@ -79,6 +86,8 @@ type Options struct {
 	At string
 	// UnavailableRetry: see DefaultUnavailableRetry. Default 1 h.
 	UnavailableRetry time.Duration
+	// EmptyDayGrace: see DefaultEmptyDayGrace. Default 48 h.
+	EmptyDayGrace time.Duration
 	// RunTimeout: see DefaultRunTimeout. Default 3 min.
 	RunTimeout time.Duration
 	// Clock is the time source: checked_at and the schedule. Default the
@@ -140,6 +149,9 @@ func New(opts Options) (*Runner, error) {
 	if opts.UnavailableRetry <= 0 {
 		opts.UnavailableRetry = DefaultUnavailableRetry
 	}
+	if opts.EmptyDayGrace <= 0 {
+		opts.EmptyDayGrace = DefaultEmptyDayGrace
+	}
 	if opts.RunTimeout <= 0 {
 		opts.RunTimeout = DefaultRunTimeout
 	}
@@ -198,8 +210,10 @@ func Mismatches(res reconcile.Result) int {
 // reached (or the run fails otherwise) the result is the stored one, or
 // pending if there is none, and queued is true: the reconcile job of the
 // day will run it. In both cases the job is queued (an existing job of
-// the day is made to run now). Errors: checkout.ErrBadRequest for a bad
-// day; a database error.
+// the day is made to run now). A day without trades or refunds whose bill
+// still does not exist EmptyDayGrace after its end is unavailable for
+// good: queued is false. Errors: checkout.ErrBadRequest for a bad day; a
+// database error.
 func (r *Runner) Reconcile(ctx context.Context, day string) (res reconcile.Result, queued bool, err error) {
 	res, err = r.run(ctx, day)
 	if err == nil {
@@ -277,7 +291,13 @@ func (r *Runner) run(ctx context.Context, day string) (reconcile.Result, error) 
 		if err := r.store(res); err != nil {
 			return res, err
 		}
-		r.log.Warn().Str("event", "reconcile_unavailable").Str("date", day).
+		if len(trades) == 0 && len(refunds) == 0 && r.pastGrace(day, now) {
+			// Nothing to reconcile and no bill: final, no retry.
+			r.log.Info().Str("event", "reconcile_unavailable").Str("date", day).Bool("final", true).
+				Msg("no trades that day and Alipay has no bill for it: nothing to reconcile")
+			return res, nil
+		}
+		r.log.Warn().Str("event", "reconcile_unavailable").Str("date", day).Bool("final", false).
 			Msg("Alipay has no bill for this day yet; the reconciliation is tried again later")
 		return res, errUnavailable
 	}
@@ -327,6 +347,15 @@ func (r *Runner) run(ctx context.Context, day string) (reconcile.Result, error) 
 			Msg("the day matches Alipay's bill")
 	}
 	return res, nil
+}
+
+// pastGrace reports whether now is EmptyDayGrace past the end of day.
+func (r *Runner) pastGrace(day string, now time.Time) bool {
+	t, err := time.ParseInLocation(time.DateOnly, day, r.opts.Location)
+	if err != nil {
+		return false
+	}
+	return now.After(t.AddDate(0, 0, 1).Add(r.opts.EmptyDayGrace))
 }
 
 // Last returns the most recently stored result of any day (false when no

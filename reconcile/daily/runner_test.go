@@ -180,17 +180,28 @@ func TestReconcileAgainstTheSandbox(t *testing.T) {
 		t.Fatalf("metrics %v, %v", mfs, err)
 	}
 
-	// A day without trades: unavailable, stored, and its job queued.
-	res, queued, err = v.R.Reconcile(ctx, "2001-02-03")
+	// A day whose bill is not there yet: unavailable, stored, and its job
+	// queued to ask again.
+	tomorrow := time.Now().In(gateway.Shanghai).AddDate(0, 0, 1).Format(time.DateOnly)
+	res, queued, err = v.R.Reconcile(ctx, tomorrow)
 	if err != nil || !queued || res.State != reconcile.StateUnavailable {
-		t.Fatalf("empty day: %+v queued %v, %v", res, queued, err)
+		t.Fatalf("no bill yet: %+v queued %v, %v", res, queued, err)
 	}
-	if got, ok, _ := v.R.Result("2001-02-03"); !ok || got.State != reconcile.StateUnavailable {
+	if got, ok, _ := v.R.Result(tomorrow); !ok || got.State != reconcile.StateUnavailable {
 		t.Fatalf("stored %+v", got)
 	}
 	jobs, err := v.Q.List(queue.Filter{Kind: queue.KindReconcile})
-	if err != nil || len(jobs) != 1 || jobs[0].Key != "2001-02-03" || jobs[0].State != queue.StatePending {
+	if err != nil || len(jobs) != 1 || jobs[0].Key != tomorrow || jobs[0].State != queue.StatePending {
 		t.Fatalf("jobs %+v, %v", jobs, err)
+	}
+	// A long past day without trades and without a bill: unavailable for
+	// good, no job.
+	res, queued, err = v.R.Reconcile(ctx, "2001-02-03")
+	if err != nil || queued || res.State != reconcile.StateUnavailable {
+		t.Fatalf("empty day: %+v queued %v, %v", res, queued, err)
+	}
+	if jobs, _ := v.Q.List(queue.Filter{Kind: queue.KindReconcile}); len(jobs) != 1 {
+		t.Fatalf("jobs %+v", jobs)
 	}
 	if _, _, err := v.R.Reconcile(ctx, "03/02/2001"); !errors.Is(err, checkout.ErrBadRequest) {
 		t.Fatalf("bad day: %v", err)
