@@ -316,3 +316,38 @@ func TestConflictCodes(t *testing.T) {
 		t.Fatalf("cancel paid: %v (%s)", err, code(err))
 	}
 }
+
+// TestLatePaidAfterCancelIsRefunded (issue 10 item 2): past
+// late_pay_window a cancel answered ACQ.TRADE_NOT_EXIST settles the
+// checkout cancelled; should the pay land even later, the trade is
+// cancelled (refunded) at once and the log says so at error level.
+func TestLatePaidAfterCancelIsRefunded(t *testing.T) {
+	sb := MustOpenSandbox(t, sandbox.Config{Faults: sandbox.Faults{CancelUnseenNotExist: true}})
+	release := make(chan struct{})
+	s := &scripted{}
+	s.pay = func(ctx context.Context, _ int, req gateway.TradePayRequest) (*gateway.TradePayResponse, error) {
+		<-release
+		return s.Client.TradePay(context.Background(), req)
+	}
+	env := openScripted(t, sb, s, "", checkout.Options{LatePayWindow: time.Nanosecond})
+	c := env.mustCreate(1300)
+	env.mustScan(NormalCode())
+	env.waitFor(c.ID, "paying", func(c checkout.Checkout) bool { return c.State == checkout.Paying })
+	waitCond(t, "trade.pay sent", func() bool { return s.pays.Load() == 1 })
+	if _, err := env.E.Cancel(context.Background(), c.ID); err != nil {
+		t.Fatal(err)
+	}
+	c = env.wait(c.ID)
+	if c.State != checkout.Cancelled || c.Refunded {
+		t.Fatalf("%s refunded=%v", c.State, c.Refunded)
+	}
+	close(release)
+	c = env.waitFor(c.ID, "refunded", func(c checkout.Checkout) bool { return c.Refunded })
+	if tr, _ := trade(sb, c.OutTradeNo); !tr.Refunded {
+		t.Fatalf("ledger %+v", tr)
+	}
+	evs := env.Logs.Events("late_paid")
+	if len(evs) == 0 || evs[0]["level"] != "error" {
+		t.Fatalf("no error line for the late payment: %v\n%s", evs, env.Logs.Tail(20))
+	}
+}

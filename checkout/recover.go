@@ -67,25 +67,32 @@ func (e *Engine) recover(ctx context.Context) error {
 }
 
 // ensureAttentionJob queues the attention_recheck job of a needs_attention
-// checkout that has none (one left by a version without it). EnqueueTx is
-// idempotent on the key: a job that ended (the trade showed paid) is not
-// run again.
+// checkout that has none (one left by a version without it), and retries
+// one the queue dead-lettered (past its max_age). EnqueueTx is idempotent
+// on the key: a job that ended (the trade showed paid) is not run again.
 func (e *Engine) ensureAttentionJob(id string) error {
 	var existed bool
+	var job queue.Job
 	err := e.db.Update(func(tx *bolt.Tx) error {
 		r, err := getRecord(tx, id)
 		if err != nil || r.State != NeedsAttention {
 			existed = true
 			return err
 		}
-		_, existed, err = e.q.EnqueueTx(tx, KindAttentionRecheck, r.OutTradeNo, cancelPayload{CheckoutID: r.ID, OutTradeNo: r.OutTradeNo})
+		job, existed, err = e.q.EnqueueTx(tx, KindAttentionRecheck, r.OutTradeNo, cancelPayload{CheckoutID: r.ID, OutTradeNo: r.OutTradeNo})
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("checkout: recover %s: %w", id, err)
 	}
-	if !existed {
+	switch {
+	case !existed:
 		e.q.Notify()
+	case job.State == queue.StateDead:
+		if err := e.q.Retry(job.ID); err != nil {
+			e.log.Error().Str("event", "recovered").Str("checkout_id", id).Uint64("job_id", job.ID).Err(err).
+				Msg("needs_attention checkout's attention_recheck job is dead and could not be retried")
+		}
 	}
 	return nil
 }

@@ -24,6 +24,11 @@ type Options struct {
 	QueryInterval string
 	// DecisionDeadline is [checkout] decision_deadline. Default "10s".
 	DecisionDeadline string
+	// LatePayWindow is [checkout] late_pay_window. Default "2s", so a
+	// cancel answered ACQ.TRADE_NOT_EXIST settles within a test.
+	LatePayWindow string
+	// ScanTimeout is [checkout] scan_timeout. Default "5m" (the product's).
+	ScanTimeout string
 	// Heartbeat is [log] heartbeat. Default "5m".
 	Heartbeat string
 	// DedupeWindow is [scanner] dedupe_window. Default "2s" (the product's).
@@ -50,6 +55,8 @@ func (o Options) withDefaults() Options {
 	}
 	def(&o.QueryInterval, "100ms")
 	def(&o.DecisionDeadline, "10s")
+	def(&o.LatePayWindow, "2s")
+	def(&o.ScanTimeout, "5m")
 	def(&o.Heartbeat, "5m")
 	def(&o.DedupeWindow, "2s")
 	def(&o.LogLevel, "debug")
@@ -159,6 +166,8 @@ dedupe_window = %s
 [checkout]
 query_interval = %s
 decision_deadline = %s
+late_pay_window = %s
+scan_timeout = %s
 
 [marketing]
 consult_scene = %s
@@ -173,7 +182,7 @@ level = %s
 heartbeat = %s
 `, q(e.DataDir), q(gw), q(e.Sandbox.AppID()), q(e.Sandbox.PayPID()),
 		q(kp.AppPrivate), q(kp.AlipayPublic), q(e.Scanner.Path), q(e.opts.DedupeWindow),
-		q(e.opts.QueryInterval), q(e.opts.DecisionDeadline), q(e.opts.ConsultScene),
+		q(e.opts.QueryInterval), q(e.opts.DecisionDeadline), q(e.opts.LatePayWindow), q(e.opts.ScanTimeout), q(e.opts.ConsultScene),
 		q(e.Addr), q(e.TokenFile), q(e.LogFile), q(e.opts.LogLevel), q(e.opts.Heartbeat))
 	if e.opts.Extra != "" {
 		b.WriteString("\n" + e.opts.Extra + "\n")
