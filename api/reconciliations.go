@@ -2,9 +2,11 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
+	"posagent/gateway"
 	"posagent/reconcile"
 	"posagent/reconcile/daily"
 )
@@ -65,6 +67,11 @@ func (s *Server) reconcileDay(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), ReconcileTimeout)
 	defer cancel()
 	res, queued, err := s.cfg.Reconciler.Reconcile(ctx, req.Date)
+	var ge *gateway.Error
+	if errors.As(err, &ge) {
+		writeError(w, gatewayError(err)) // Alipay down or refusing, and nothing queued to retry
+		return
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -222,11 +222,17 @@ func (r *Runner) Reconcile(ctx context.Context, day string) (res reconcile.Resul
 	if errors.Is(err, checkout.ErrBadRequest) || isDBError(err) {
 		return res, false, err
 	}
-	if qerr := r.enqueue(day, true); qerr != nil {
+	willRun, qerr := r.enqueue(day, true)
+	if qerr != nil {
 		return res, false, qerr
 	}
 	if errors.Is(err, errUnavailable) {
-		return res, true, nil
+		return res, willRun, nil
+	}
+	if !willRun {
+		// The day's job is done (an earlier run succeeded) and cannot run
+		// again: say why this run failed.
+		return res, false, err
 	}
 	stored, ok, serr := r.Result(day)
 	if serr != nil {
@@ -256,18 +262,28 @@ func pending(day string) reconcile.Result {
 }
 
 // enqueue queues the reconcile job of day; now makes a job that exists
-// and waits (an unavailable day) run at once.
-func (r *Runner) enqueue(day string, now bool) error {
+// and waits (an unavailable day), failed or was dead-lettered run at
+// once. willRun is false when the day's job is done: a job runs once.
+func (r *Runner) enqueue(day string, now bool) (willRun bool, err error) {
 	j, existed, err := r.opts.Queue.Enqueue(queue.KindReconcile, day, map[string]string{"date": day})
 	if err != nil {
-		return fmt.Errorf("queue the reconciliation of %s: %w", day, err)
+		return false, fmt.Errorf("queue the reconciliation of %s: %w", day, err)
 	}
-	if existed && now && j.State == queue.StatePending {
-		if err := r.opts.Queue.Retry(j.ID); err != nil && !errors.Is(err, queue.ErrState) {
-			return err
+	switch {
+	case !existed:
+		return true, nil
+	case j.State == queue.StateDone:
+		return false, nil
+	case !now:
+		return j.State == queue.StatePending, nil
+	}
+	if err := r.opts.Queue.Retry(j.ID); err != nil {
+		if errors.Is(err, queue.ErrState) {
+			return false, nil // done meanwhile
 		}
+		return false, err
 	}
-	return nil
+	return true, nil
 }
 
 // run reconciles day once and stores the result (unavailable when the

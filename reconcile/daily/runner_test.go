@@ -203,6 +203,21 @@ func TestReconcileAgainstTheSandbox(t *testing.T) {
 	if jobs, _ := v.Q.List(queue.Filter{Kind: queue.KindReconcile}); len(jobs) != 1 {
 		t.Fatalf("jobs %+v", jobs)
 	}
+	// Alipay cannot be reached: pending, stored, and the job queued.
+	v.SB.Close()
+	res, queued, err = v.R.Reconcile(ctx, "2002-02-02")
+	if err != nil || !queued || res.State != reconcile.StatePending {
+		t.Fatalf("unreachable: %+v queued %v, %v", res, queued, err)
+	}
+	if got, ok, _ := v.R.Result("2002-02-02"); !ok || got.State != reconcile.StatePending {
+		t.Fatalf("stored %+v", got)
+	}
+	if jobs, _ := v.Q.List(queue.Filter{Kind: queue.KindReconcile}); len(jobs) != 2 || jobs[0].Key != "2002-02-02" {
+		t.Fatalf("jobs %+v", jobs)
+	}
+	if len(v.Logs.Events("reconcile_failed")) == 0 {
+		t.Fatal("no reconcile_failed line")
+	}
 	if _, _, err := v.R.Reconcile(ctx, "03/02/2001"); !errors.Is(err, checkout.ErrBadRequest) {
 		t.Fatalf("bad day: %v", err)
 	}

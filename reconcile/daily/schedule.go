@@ -63,7 +63,7 @@ func (r *Runner) schedule(ctx context.Context) {
 		if !now.Before(due) {
 			day := midnight.AddDate(0, 0, -1).Format(time.DateOnly)
 			if day != queued {
-				if err := r.enqueue(day, false); err != nil {
+				if _, err := r.enqueue(day, false); err != nil {
 					r.log.Error().Str("event", "reconcile_schedule_failed").Str("date", day).Err(err).
 						Msg("could not queue the daily reconciliation; trying again in a minute")
 				} else {
