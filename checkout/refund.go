@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -102,15 +103,13 @@ type RefundRequest struct {
 	RefundID string
 }
 
-// Error codes of refund requests, beside CONFLICT and BAD_REQUEST.
-const (
-	// CodeRefundExceedsPaid: the refunds of the checkout (pending and
-	// refunded) would add up to more than its paid_amount.
-	CodeRefundExceedsPaid = "REFUND_EXCEEDS_PAID"
-	// refundInvalidState: only a paid checkout takes refunds (SPEC §4's
-	// INVALID_STATE).
-	refundInvalidState = "INVALID_STATE"
-)
+// ErrRefundExceedsPaid: the refunds of the checkout (pending and
+// refunded) would add up to more than its paid_amount. It wraps
+// ErrConflict too (→ 409); code REFUND_EXCEEDS_PAID.
+var ErrRefundExceedsPaid = errors.New("refunds exceed the paid amount")
+
+// CodeRefundExceedsPaid is the code of ErrRefundExceedsPaid.
+const CodeRefundExceedsPaid = "REFUND_EXCEEDS_PAID"
 
 // Step names passed to Options.StepHook by refunds.
 const (
@@ -231,10 +230,11 @@ func (req *RefundRequest) validate() error {
 // its paid_amount. The job runs at once; use WaitRefund to wait for its
 // outcome. created is false when req.RefundID names an existing refund,
 // which is returned as it is. Errors: ErrNotFound (no such checkout);
-// ErrBadRequest (amount, reason, refund_id); ErrConflict with an *Error
-// coded INVALID_STATE (the checkout is not paid), REFUND_EXCEEDS_PAID, or
-// CONFLICT (refund_id used for another checkout or amount, or a gateway
-// without refunds); ErrClosed; a database error.
+// ErrBadRequest (amount, reason, refund_id); ErrInvalidState (the
+// checkout is not paid); ErrRefundExceedsPaid; ErrConflict (code
+// CONFLICT: refund_id used for another checkout or amount, or a gateway
+// without refunds; the two before wrap it too); ErrClosed; a database
+// error.
 func (e *Engine) Refund(ctx context.Context, id string, req RefundRequest) (rf Refund, created bool, err error) {
 	if err := req.validate(); err != nil {
 		return Refund{}, false, err
@@ -288,7 +288,7 @@ func (e *Engine) refundIntent(id string, req RefundRequest, states []State) (Ref
 			ok = ok || r.State == s
 		}
 		if !ok {
-			return newReqError(ErrConflict, refundInvalidState, "checkout %s is %s; only a paid checkout can be refunded", id, r.State)
+			return conflictOf(ErrInvalidState, CodeInvalidState, "checkout %s is %s; only a paid checkout can be refunded", id, r.State)
 		}
 		rfs, err := refundsOf(tx, id)
 		if err != nil {
@@ -301,7 +301,7 @@ func (e *Engine) refundIntent(id string, req RefundRequest, states []State) (Ref
 			}
 		}
 		if left := r.PaidAmount - committed; req.Amount > left {
-			return newReqError(ErrConflict, CodeRefundExceedsPaid,
+			return conflictOf(ErrRefundExceedsPaid, CodeRefundExceedsPaid,
 				"refund of %s refused: checkout %s paid %s, of which %s is refunded or being refunded; at most %s is left",
 				req.Amount, id, r.PaidAmount, committed, max(left, 0))
 		}

@@ -2,6 +2,7 @@ package checkout_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"posagent/checkout"
+	"posagent/events"
 	"posagent/gateway"
 	"posagent/gateway/sandbox"
 	"posagent/queue"
@@ -193,7 +195,7 @@ func TestRefundPartialAndOverRefund(t *testing.T) {
 	}
 	// 10.01 is more than is left.
 	_, _, err := env.E.Refund(context.Background(), c.ID, checkout.RefundRequest{Amount: 1001})
-	if !errorIs(err, checkout.ErrConflict) || errCode(err) != checkout.CodeRefundExceedsPaid {
+	if !errorIs(err, checkout.ErrConflict) || !errorIs(err, checkout.ErrRefundExceedsPaid) || errCode(err) != checkout.CodeRefundExceedsPaid {
 		t.Fatalf("over-refund: %v", err)
 	}
 	rf := env.mustRefund(c.ID, checkout.RefundRequest{Amount: 1000})
@@ -291,7 +293,7 @@ func TestRefundRequiresPaid(t *testing.T) {
 	env := MustOpenEngine(t, sb, "", checkout.Options{})
 	c := env.mustCreate(1000) // awaiting a scan
 	_, _, err := env.E.Refund(context.Background(), c.ID, checkout.RefundRequest{Amount: 100})
-	if !errorIs(err, checkout.ErrConflict) || errCode(err) != "INVALID_STATE" {
+	if !errorIs(err, checkout.ErrConflict) || !errorIs(err, checkout.ErrInvalidState) || errCode(err) != "INVALID_STATE" {
 		t.Fatalf("refund of an unpaid checkout: %v", err)
 	}
 	if _, err := env.E.Cancel(context.Background(), c.ID); err != nil {
@@ -506,5 +508,46 @@ func waitUntil(tb testing.TB, what string, cond func() bool) {
 			tb.Fatalf("waited 10 s for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestRefundEvents: every committed change of a refund is published to the
+// change feed as kind "refund", with the checkout's own change.
+func TestRefundEvents(t *testing.T) {
+	sb := MustOpenSandbox(t, sandbox.Config{})
+	broker := events.New(events.Options{})
+	env := MustOpenEngine(t, sb, "", checkout.Options{Events: broker})
+	c := env.mustPay(1000, NormalCode())
+	sub, _, _, err := broker.Subscribe(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	rf := env.mustRefund(c.ID, checkout.RefundRequest{Amount: 1000})
+	var states []string
+	sawCheckout := false
+	for len(states) < 2 || !sawCheckout {
+		select {
+		case ev := <-sub.C:
+			switch ev.Kind {
+			case "refund":
+				var got checkout.Refund
+				if err := json.Unmarshal(ev.Data, &got); err != nil || got.ID != rf.ID {
+					t.Fatalf("refund event %s: %v", ev.Data, err)
+				}
+				states = append(states, string(got.State))
+			case "checkout":
+				var got checkout.Checkout
+				if err := json.Unmarshal(ev.Data, &got); err != nil {
+					t.Fatal(err)
+				}
+				sawCheckout = sawCheckout || got.ID == c.ID && got.RefundedAmount == 1000 && got.Refunded
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("refund events %v, checkout event %v", states, sawCheckout)
+		}
+	}
+	if states[0] != "pending" || states[1] != "refunded" {
+		t.Fatalf("refund events %v", states)
 	}
 }
