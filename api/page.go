@@ -48,6 +48,8 @@ type pageData struct {
 	Recent    []checkout.Checkout
 	Attention []checkout.Checkout
 	Jobs      []queue.Job // dead and failed: waiting for a person
+	Takings   *checkout.DailyReport
+	Refunds   []checkout.Refund
 	Error     string
 }
 
@@ -76,6 +78,18 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 	d.Recent = recent
 	if d.Attention, err = s.cfg.Checkouts.List(checkout.ListFilter{State: checkout.NeedsAttention, Limit: 50}); err != nil {
 		d.Error = err.Error()
+	}
+	if s.cfg.Reports != nil {
+		if rep, err := s.cfg.Reports.DailyReport(s.cfg.Reports.Today()); err == nil {
+			d.Takings = &rep
+		} else {
+			d.Error = err.Error()
+		}
+	}
+	if rf := s.refunds(); rf != nil {
+		if d.Refunds, err = rf.ListRefunds(checkout.RefundFilter{Limit: 10}); err != nil {
+			d.Error = err.Error()
+		}
 	}
 	for _, st := range []string{queue.StateDead, queue.StateFailed} {
 		jobs, err := s.cfg.Jobs.List(queue.Filter{State: st, Limit: 50})

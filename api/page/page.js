@@ -54,6 +54,38 @@
     if (idle) idle.hidden = active.querySelector("div.active") !== null;
   }
 
+  function showRefund(rf) {
+    const rows = document.getElementById("refund-rows");
+    const none = rows.querySelector("tr.none");
+    if (none) none.remove();
+    let tr = rows.querySelector('tr[data-id="' + CSS.escape(rf.id) + '"]');
+    if (!tr) {
+      tr = document.createElement("tr");
+      tr.dataset.id = rf.id;
+      rows.prepend(tr);
+      while (rows.children.length > 10) rows.lastElementChild.remove();
+    }
+    tr.className = rf.state;
+    tr.replaceChildren(cell(time(rf.updated_at)), cell(rf.order_id), cell(rf.amount), cell(rf.state + (rf.error ? " — " + rf.error.message : ""), "state"));
+  }
+
+  // Today's takings: re-read after a payment or refund settles.
+  async function refreshTakings() {
+    const day = document.getElementById("takings-date");
+    if (!day) return;
+    try {
+      const res = await fetch("/v1/reports/daily", { credentials: "same-origin" });
+      if (!res.ok) return;
+      const r = await res.json();
+      day.textContent = r.date;
+      document.getElementById("takings-paid").textContent = r.paid.amount;
+      document.getElementById("takings-count").textContent = r.paid.count;
+      document.getElementById("takings-discounts").textContent = r.discounts;
+      document.getElementById("takings-refunds").textContent = r.refunds.amount;
+      document.getElementById("takings-net").firstElementChild.textContent = r.net;
+    } catch (e) { /* offline */ }
+  }
+
   function showJob(j) {
     const rows = document.getElementById("job-rows");
     let tr = rows.querySelector('tr[data-id="' + j.id + '"]');
@@ -123,7 +155,16 @@
     const es = new EventSource("/v1/events");
     es.onopen = () => { live.textContent = "live"; live.className = "badge live"; };
     es.onerror = () => { live.textContent = "reconnecting…"; live.className = "badge"; };
-    es.addEventListener("checkout", (e) => showCheckout(JSON.parse(e.data)));
+    es.addEventListener("checkout", (e) => {
+      const c = JSON.parse(e.data);
+      showCheckout(c);
+      if (terminal(c.state)) refreshTakings();
+    });
+    es.addEventListener("refund", (e) => {
+      const rf = JSON.parse(e.data);
+      showRefund(rf);
+      if (rf.state !== "pending") refreshTakings();
+    });
     es.addEventListener("job", (e) => { showJob(JSON.parse(e.data)); refreshStatus(); });
     es.addEventListener("reset", () => location.reload());
   }

@@ -98,7 +98,7 @@ func waitText(sel, want string) chromedp.Action[chromedp.Void] {
 }
 
 func TestStatusPageInChromium(t *testing.T) {
-	env := testenv.New(t, testenv.Options{Extra: "[queue]\nmax_age = \"2s\"\n"})
+	env := testenv.New(t, testenv.Options{Extra: "[queue]\nmax_age = \"2s\"\n\n[reconcile]\nat = \"\"\n"})
 	env.Start(t)
 	cl := env.Client(t)
 	testenv.WaitScannerOpen(t, cl, 10*time.Second)
@@ -149,6 +149,9 @@ func TestStatusPageInChromium(t *testing.T) {
 	row := fmt.Sprintf(`#checkouts tr[data-id="%s"] .state`, co.ID)
 	if err := chromedp.Do(ctx, waitText(row, "paid")); err != nil {
 		t.Fatalf("the checkout did not go paid on the page: %v", err)
+	}
+	if err := chromedp.Do(ctx, waitText("#takings-paid", "18.80")); err != nil {
+		t.Fatalf("today's takings did not follow the payment: %v", err)
 	}
 	if same, err := chromedp.Run(ctx, chromedp.Evaluate[int](`window.__sameLoad || 0`)); err != nil || same != 1 {
 		t.Fatalf("the page reloaded (marker %d, %v)", same, err)
