@@ -43,7 +43,7 @@ func TestMetricsCountPaidCheckouts(t *testing.T) {
 	if status != http.StatusOK {
 		t.Fatalf("GET /metrics: %d\n%s", status, text)
 	}
-	for _, want := range []string{`posagent_checkouts{state="paid"} 1`, `posagent_checkouts{state="awaiting_scan"} 0`, `posagent_queue_jobs{state="pending"}`} {
+	for _, want := range []string{`posagent_checkouts{state="paid"} 1`, `posagent_checkouts{state="awaiting_scan"} 0`, `posagent_queue_jobs{state="pending"}`, `posagent_takings_today_yuan{kind="paid"} 12`} {
 		if !strings.Contains(text, want) {
 			t.Errorf("metrics lack %q:\n%s", want, text)
 		}
