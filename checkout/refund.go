@@ -290,53 +290,9 @@ func (e *Engine) refundIntent(id string, req RefundRequest, states []State) (Ref
 		if !ok {
 			return conflictOf(ErrInvalidState, CodeInvalidState, "checkout %s is %s; only a paid checkout can be refunded", id, r.State)
 		}
-		rfs, err := refundsOf(tx, id)
-		if err != nil {
-			return err
-		}
-		var committed gateway.Amount
-		for _, x := range rfs {
-			if x.State != RefundFailed {
-				committed += x.Amount
-			}
-		}
-		if left := r.PaidAmount - committed; req.Amount > left {
-			return conflictOf(ErrRefundExceedsPaid, CodeRefundExceedsPaid,
-				"refund of %s refused: checkout %s paid %s, of which %s is refunded or being refunded; at most %s is left",
-				req.Amount, id, r.PaidAmount, committed, max(left, 0))
-		}
-		seq, err := b.NextSequence()
-		if err != nil {
-			return err
-		}
-		rid := newRefundID(seq)
-		rf = Refund{
-			ID: rid, CheckoutID: id, RefundID: req.RefundID, OutRequestNo: outRequestNoOf(e.opts.TerminalID, rid),
-			Amount: req.Amount, Reason: req.Reason, State: RefundPending, CreatedAt: now, UpdatedAt: now,
-			OrderID: r.OrderID, OutTradeNo: r.OutTradeNo,
-		}
-		if rf.RefundID == "" {
-			rf.RefundID = rid
-		}
-		if err := putRefund(tx, &rf); err != nil {
-			return err
-		}
-		for _, kv := range [][2][]byte{
-			{refundKey("c", id, rid), nil},
-			{refundKey("k", rf.RefundID), []byte(rid)},
-			{refundKey("d", refundDay(now), rid), nil},
-		} {
-			if err := b.Put(kv[0], kv[1]); err != nil {
-				return err
-			}
-		}
-		job, _, err = e.q.EnqueueTx(tx, queue.KindTradeRefund, rf.OutRequestNo,
-			refundPayload{RefundID: rid, CheckoutID: id, OutRequestNo: rf.OutRequestNo})
-		if err != nil {
-			return fmt.Errorf("queue trade_refund: %w", err)
-		}
-		created = true
-		return nil
+		rf, job, err = e.addRefundTx(tx, &r, req, now)
+		created = err == nil
+		return err
 	})
 	if err != nil {
 		return Refund{}, false, err
@@ -344,12 +300,74 @@ func (e *Engine) refundIntent(id string, req RefundRequest, states []State) (Ref
 	if !created {
 		return rf, false, nil
 	}
+	e.refundCommitted(&r, rf, job)
+	return rf, true, nil
+}
+
+// addRefundTx commits, in tx, a new pending refund of req.Amount of
+// checkout r with its out_request_no, its indexes and its trade_refund
+// job, after checking that the refunds of r (pending and refunded) stay
+// within its paid_amount. The caller has checked r's state.
+func (e *Engine) addRefundTx(tx *bolt.Tx, r *record, req RefundRequest, now time.Time) (Refund, queue.Job, error) {
+	b, err := refundsBucket(tx)
+	if err != nil {
+		return Refund{}, queue.Job{}, err
+	}
+	rfs, err := refundsOf(tx, r.ID)
+	if err != nil {
+		return Refund{}, queue.Job{}, err
+	}
+	var committed gateway.Amount
+	for _, x := range rfs {
+		if x.State != RefundFailed {
+			committed += x.Amount
+		}
+	}
+	if left := r.PaidAmount - committed; req.Amount > left {
+		return Refund{}, queue.Job{}, conflictOf(ErrRefundExceedsPaid, CodeRefundExceedsPaid,
+			"refund of %s refused: checkout %s paid %s, of which %s is refunded or being refunded; at most %s is left",
+			req.Amount, r.ID, r.PaidAmount, committed, max(left, 0))
+	}
+	seq, err := b.NextSequence()
+	if err != nil {
+		return Refund{}, queue.Job{}, err
+	}
+	rid := newRefundID(seq)
+	rf := Refund{
+		ID: rid, CheckoutID: r.ID, RefundID: req.RefundID, OutRequestNo: outRequestNoOf(e.opts.TerminalID, rid),
+		Amount: req.Amount, Reason: req.Reason, State: RefundPending, CreatedAt: now, UpdatedAt: now,
+		OrderID: r.OrderID, OutTradeNo: r.OutTradeNo,
+	}
+	if rf.RefundID == "" {
+		rf.RefundID = rid
+	}
+	if err := putRefund(tx, &rf); err != nil {
+		return Refund{}, queue.Job{}, err
+	}
+	for _, kv := range [][2][]byte{
+		{refundKey("c", r.ID, rid), nil},
+		{refundKey("k", rf.RefundID), []byte(rid)},
+		{refundKey("d", refundDay(now), rid), nil},
+	} {
+		if err := b.Put(kv[0], kv[1]); err != nil {
+			return Refund{}, queue.Job{}, err
+		}
+	}
+	job, _, err := e.q.EnqueueTx(tx, queue.KindTradeRefund, rf.OutRequestNo,
+		refundPayload{RefundID: rid, CheckoutID: r.ID, OutRequestNo: rf.OutRequestNo})
+	if err != nil {
+		return Refund{}, queue.Job{}, fmt.Errorf("queue trade_refund: %w", err)
+	}
+	return rf, job, nil
+}
+
+// refundCommitted publishes and logs a refund intent once committed.
+func (e *Engine) refundCommitted(r *record, rf Refund, job queue.Job) {
 	e.refundChanged(rf)
 	e.hook(StepRefundIntent)
-	e.ev(zerolog.InfoLevel, &r, "refund_requested").Str("refund", rf.ID).Str("refund_id", rf.RefundID).
+	e.ev(zerolog.InfoLevel, r, "refund_requested").Str("refund", rf.ID).Str("refund_id", rf.RefundID).
 		Str("out_trade_no", rf.OutTradeNo).Str("out_request_no", rf.OutRequestNo).Str("amount", rf.Amount.String()).
 		Str("paid_amount", r.PaidAmount.String()).Uint64("job_id", job.ID).Msg("refund committed; trade.refund queued")
-	return rf, true, nil
 }
 
 // refundChanged publishes rf, as committed, to the change feed (kind

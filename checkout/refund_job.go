@@ -153,9 +153,10 @@ func (e *Engine) finishRefund(cur *Refund, by string) (any, error) {
 	var (
 		rf         Refund
 		couponBack string
+		resolved   bool
 	)
 	r, err := e.transition(cur.CheckoutID, func(tx *bolt.Tx, r *record, now time.Time) error {
-		couponBack = ""
+		couponBack, resolved = "", false
 		var found bool
 		var err error
 		rf, found, err = getRefund(tx, cur.ID)
@@ -176,7 +177,8 @@ func (e *Engine) finishRefund(cur *Refund, by string) (any, error) {
 				return err
 			}
 		}
-		return nil
+		resolved, err = resolvedByRefund(tx, r, now) // resolve.go
+		return err
 	})
 	if err != nil {
 		if isStale(err) {
@@ -189,6 +191,11 @@ func (e *Engine) finishRefund(cur *Refund, by string) (any, error) {
 	e.refundEv(zerolog.InfoLevel, &r, &rf, "refunded").Str("by", by).Str("refunded_amount", r.RefundedAmount.String()).
 		Str("paid_amount", r.PaidAmount.String()).Bool("refunded", r.Refunded).Str("coupon_back", couponBack).
 		Msg("refunded")
+	if resolved {
+		e.hook(StepCancelled)
+		e.ev(zerolog.WarnLevel, &r, "cancelled").Str("out_trade_no", r.OutTradeNo).Str("reason", "resolved_refund").
+			Bool("refunded", true).Msg("the needs_attention checkout resolved with refund is refunded in full: cancelled")
+	}
 	return map[string]any{"refunded": rf.Amount.String(), "refunded_amount": r.RefundedAmount.String()}, nil
 }
 
