@@ -157,6 +157,7 @@ func (s *Server) table() []route {
 		{"GET /v1/checkouts", s.listCheckouts, []string{"state", "limit", "before", "order_id"}},
 		{"GET /v1/checkouts/{id}", s.getCheckout, []string{"wait", "since"}},
 		{"POST /v1/checkouts/{id}/cancel", s.cancelCheckout, nil},
+		{"POST /v1/checkouts/{id}/resolve", s.resolveCheckout, nil},
 		{"POST /v1/checkouts/{id}/refunds", s.createRefund, nil},
 		{"GET /v1/checkouts/{id}/refunds", s.listCheckoutRefunds, nil},
 		{"GET /v1/refunds", s.listRefunds, []string{"state", "date", "limit"}},
