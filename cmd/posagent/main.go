@@ -112,6 +112,8 @@ func command(verb string, s Streams) Command {
 		return &ReconcileCommand{Streams: s}
 	case "refund":
 		return &RefundCommand{Streams: s}
+	case "resolve":
+		return &ResolveCommand{Streams: s}
 	case "checkouts":
 		return &CheckoutsCommand{Streams: s}
 	case "jobs":
@@ -193,6 +195,7 @@ Operator verbs (talk to a running daemon through its local API):
   report       show a day's takings, in total and per operator
   reconcile    check a day's takings against Alipay's trade bill
   refund       give back all or part of a paid checkout (a return)
+  resolve      settle a needs_attention checkout after checking it with Alipay
   checkouts    list, show or cancel checkouts
   jobs         list or retry queued jobs
   coupons      list or import coupons
