@@ -127,6 +127,9 @@ const (
 //	c\x00 checkout id \x00 id    → (empty): the refunds of a checkout
 //	k\x00 refund_id              → id: the register's idempotency keys
 //	d\x00 YYYY-MM-DD \x00 id     → (empty): refunds by the day created (Asia/Shanghai)
+//	f\x00 refunded_at (UTC) \x00 id → (empty): refunded refunds by when, for the
+//	                              store day's takings (DayRefunds)
+//	z\x00 checkout id           → the resolution of a needs_attention checkout (resolve.go)
 //
 // Its sequence numbers the refunds.
 var bucketRefunds = []byte("checkout_refunds")
@@ -487,4 +490,49 @@ func (e *Engine) ListRefunds(f RefundFilter) ([]Refund, error) {
 		return nil
 	})
 	return out, err
+}
+
+func init() { dayRefunds = refundsRefundedOn }
+
+// refundedStamp is the key part of the "f" index: t in UTC with a fixed
+// width, so that the keys sort as the instants do.
+func refundedStamp(t time.Time) string {
+	return t.UTC().Format("2006-01-02T15:04:05.000000000Z")
+}
+
+// refundsRefundedOn returns the refunds that reached refunded on store
+// day day (Options.Location), from the "f" index: the instants of the
+// day's start and end in the store's zone bound a range of its keys, so a
+// change of zone needs no rebuild. A refund pruned since is skipped.
+func refundsRefundedOn(e *Engine, tx *bolt.Tx, day string) ([]DayRefund, error) {
+	b := tx.Bucket(bucketRefunds)
+	if b == nil {
+		return nil, nil
+	}
+	start, err := time.ParseInLocation(time.DateOnly, day, e.location())
+	if err != nil {
+		return nil, badRequest("date must be YYYY-MM-DD, not %q", day)
+	}
+	from, to := refundKey("f", refundedStamp(start)), refundKey("f", refundedStamp(start.AddDate(0, 0, 1)))
+	var out []DayRefund
+	c := b.Cursor()
+	for k, _ := c.Seek(from); k != nil && bytes.Compare(k, to) < 0; k, _ = c.Next() {
+		id := string(k[bytes.LastIndexByte(k, 0)+1:])
+		rf, found, err := getRefund(tx, id)
+		if err != nil {
+			return nil, err
+		}
+		if !found || rf.State != RefundRefunded {
+			continue
+		}
+		var op string
+		if r, err := getRecord(tx, rf.CheckoutID); err == nil {
+			op = r.OperatorID
+		}
+		out = append(out, DayRefund{
+			RefundID: rf.ID, CheckoutID: rf.CheckoutID, OperatorID: op,
+			OutTradeNo: rf.OutTradeNo, OutRequestNo: rf.OutRequestNo, Amount: rf.Amount,
+		})
+	}
+	return out, nil
 }

@@ -170,6 +170,9 @@ func (e *Engine) finishRefund(cur *Refund, by string) (any, error) {
 		if err := putRefund(tx, &rf); err != nil {
 			return err
 		}
+		if err := tx.Bucket(bucketRefunds).Put(refundKey("f", refundedStamp(now), rf.ID), nil); err != nil {
+			return err
+		}
 		r.RefundedAmount += rf.Amount
 		if r.PaidAmount > 0 && r.RefundedAmount >= r.PaidAmount && !r.Refunded {
 			r.Refunded = true

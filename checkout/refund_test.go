@@ -551,3 +551,37 @@ func TestRefundEvents(t *testing.T) {
 		t.Fatalf("refund events %v", states)
 	}
 }
+
+// TestRefundsInDailyReport: the refunds that reached refunded on a store
+// day are in that day's takings and trades, per operator, in the store's
+// zone.
+func TestRefundsInDailyReport(t *testing.T) {
+	sb := MustOpenSandbox(t, sandbox.Config{})
+	zone := time.FixedZone("UTC-11", -11*3600) // another day than Shanghai for half the clock
+	env := MustOpenEngine(t, sb, "", checkout.Options{Location: zone})
+	c := env.mustPay(2500, NormalCode()) // operator op1 (mustCreate)
+	env.mustRefund(c.ID, checkout.RefundRequest{Amount: 500})
+	rf := env.mustRefund(c.ID, checkout.RefundRequest{Amount: 700})
+	refused := env.mustPay(900, SandboxCode(scRefundBalance, 0))
+	env.mustRefund(refused.ID, checkout.RefundRequest{Amount: 900}) // failed: not takings
+	today := env.E.Today()
+	rep, err := env.E.DailyReport(today)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Refunds.Count != 2 || rep.Refunds.Amount != 1200 || rep.Net != rep.Paid.Amount-1200 {
+		t.Fatalf("report %+v", rep)
+	}
+	if len(rep.ByOperator) != 1 || rep.ByOperator[0].OperatorID != "op1" || rep.ByOperator[0].Refunds.Amount != 1200 {
+		t.Fatalf("by operator %+v", rep.ByOperator)
+	}
+	_, refunds, err := env.E.DayTrades(today)
+	if err != nil || len(refunds) != 2 || refunds[1].OutRequestNo != rf.OutRequestNo || refunds[1].OutTradeNo != c.OutTradeNo || refunds[1].Amount != 700 {
+		t.Fatalf("day refunds %+v %v", refunds, err)
+	}
+	for _, day := range []string{time.Now().In(zone).AddDate(0, 0, -1).Format(time.DateOnly), time.Now().In(zone).AddDate(0, 0, 1).Format(time.DateOnly)} {
+		if rep, _ := env.E.DailyReport(day); rep.Refunds.Count != 0 {
+			t.Fatalf("refunds on %s: %+v", day, rep.Refunds)
+		}
+	}
+}
