@@ -40,7 +40,7 @@ const (
 // DecodeRetryWindow.
 func (e *Engine) decode(ctx context.Context, f *flow, r *record, code string) decodeResult {
 	req := gateway.TwoStageUseRequest{DynamicID: code, SenceNo: r.SenceNo, PayPID: e.opts.PayPID}
-	start := e.clk.Now()
+	start := e.steady.Now()
 	backoff := min(decodeFirstBackoff, e.opts.DecodeRetryWindow/8)
 	for attempt := 1; ; attempt++ {
 		resp, err := e.gw.TwoStageUse(ctx, req)
@@ -91,7 +91,7 @@ func (e *Engine) decode(ctx context.Context, f *flow, r *record, code string) de
 		}
 		// Unknown (or 10003, which a decode never answers): retry with the
 		// same sence_no while the window lasts.
-		if e.clk.Now().Add(backoff).Sub(start) > e.opts.DecodeRetryWindow {
+		if e.steady.Now().Add(backoff).Sub(start) > e.opts.DecodeRetryWindow {
 			return e.decodeUnavailable(errorFor(CodeGatewayUnavailable, ""))
 		}
 		select {
