@@ -108,15 +108,65 @@
     tr.replaceChildren(cell(j.id), cell(j.kind), cell(j.state, "state"), cell(j.last_error), td);
   }
 
-  async function post(path) {
-    const res = await fetch(path, { method: "POST", headers: { "X-CSRF-Token": csrf }, credentials: "same-origin" });
-    let body = {};
-    try { body = await res.json(); } catch (e) { /* not JSON */ }
-    if (!res.ok) throw new Error(body.error ? body.error.code + ": " + body.error.message : res.status + " " + res.statusText);
-    return body;
+  async function post(path, body) {
+    const headers = { "X-CSRF-Token": csrf };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const res = await fetch(path, { method: "POST", headers, credentials: "same-origin", body: body === undefined ? undefined : JSON.stringify(body) });
+    let reply = {};
+    try { reply = await res.json(); } catch (e) { /* not JSON */ }
+    if (!res.ok) throw new Error(reply.error ? reply.error.code + ": " + reply.error.message : res.status + " " + res.statusText);
+    return reply;
+  }
+
+  function resolveButton(id, action, label) {
+    const b = document.createElement("button");
+    b.className = "resolve";
+    b.dataset.id = id;
+    b.dataset.action = action;
+    b.textContent = label;
+    return b;
+  }
+
+  // needs_attention rows follow the checkouts live.
+  function showAttention(c) {
+    const rows = document.getElementById("attention-rows");
+    let tr = rows.querySelector('tr[data-id="' + CSS.escape(c.id) + '"]');
+    if (c.state !== "needs_attention") {
+      if (tr) tr.remove();
+      return;
+    }
+    const none = rows.querySelector("tr.none");
+    if (none) none.remove();
+    if (!tr) {
+      tr = document.createElement("tr");
+      tr.dataset.id = c.id;
+      rows.prepend(tr);
+    }
+    const td = document.createElement("td");
+    td.className = "actions";
+    td.append(resolveButton(c.id, "accept", "Paid: keep the sale"), " ",
+      resolveButton(c.id, "refund", "Paid: refund it"), " ",
+      resolveButton(c.id, "closed", "Not paid: close"));
+    tr.replaceChildren(cell(c.order_id), cell(c.amount), cell(c.error ? c.error.message : ""), td);
   }
 
   document.addEventListener("click", async (ev) => {
+    const r = ev.target.closest("button.resolve");
+    if (r) {
+      const out = document.getElementById("resolve-result");
+      r.disabled = true;
+      try {
+        const c = await post("/v1/checkouts/" + encodeURIComponent(r.dataset.id) + "/resolve", { action: r.dataset.action });
+        out.textContent = "Order " + c.order_id + " is " + c.state + ".";
+        showAttention(c);
+        showCheckout(c);
+      } catch (e) {
+        out.textContent = "Not settled: " + e.message;
+      } finally {
+        r.disabled = false;
+      }
+      return;
+    }
     const b = ev.target.closest("button.retry");
     if (!b) return;
     const out = document.getElementById("action-result");
@@ -158,6 +208,7 @@
     es.addEventListener("checkout", (e) => {
       const c = JSON.parse(e.data);
       showCheckout(c);
+      showAttention(c);
       if (terminal(c.state)) refreshTakings();
     });
     es.addEventListener("refund", (e) => {

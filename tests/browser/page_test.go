@@ -97,17 +97,12 @@ func waitText(sel, want string) chromedp.Action[chromedp.Void] {
 	})
 }
 
-func TestStatusPageInChromium(t *testing.T) {
-	env := testenv.New(t, testenv.Options{Extra: "[queue]\nmax_age = \"2s\"\n\n[reconcile]\nat = \"\"\n"})
-	env.Start(t)
-	cl := env.Client(t)
-	testenv.WaitScannerOpen(t, cl, 10*time.Second)
-	ctx := browser(t)
-	base := env.BaseURL()
-
-	// Log in with the token once.
+// login types the token into the page's login form and waits for the
+// live feed.
+func login(t *testing.T, ctx context.Context, env *testenv.Env) {
+	t.Helper()
 	err := chromedp.Do(ctx,
-		chromedp.Navigate(base+"/"),
+		chromedp.Navigate(env.BaseURL()+"/"),
 		chromedp.WaitVisible(chromedp.ID("token")),
 		chromedp.SendKeys(chromedp.ID("token"), env.Token(t)),
 		chromedp.Click(chromedp.ID("login")),
@@ -117,6 +112,17 @@ func TestStatusPageInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatalf("log in: %v", err)
 	}
+}
+
+func TestStatusPageInChromium(t *testing.T) {
+	env := testenv.New(t, testenv.Options{Extra: "[queue]\nmax_age = \"2s\"\n\n[reconcile]\nat = \"\"\n"})
+	env.Start(t)
+	cl := env.Client(t)
+	testenv.WaitScannerOpen(t, cl, 10*time.Second)
+	ctx := browser(t)
+
+	// Log in with the token once.
+	login(t, ctx, env)
 	title, err := chromedp.Run(ctx, chromedp.Title())
 	if err != nil {
 		t.Fatal(err)
@@ -213,5 +219,54 @@ func TestStatusPageInChromium(t *testing.T) {
 	}
 	if status != 403 {
 		t.Fatalf("POST without the CSRF token from the page = %d, want 403", status)
+	}
+}
+
+// A trade whose cancel Alipay refused shows under "Needs attention" live;
+// once the merchant portal shows it paid, the cashier keeps the sale from
+// the page, and posagent checks that against a fresh trade.query.
+func TestStatusPageResolvesNeedsAttention(t *testing.T) {
+	env := testenv.New(t, testenv.Options{QueryInterval: "1s", DecisionDeadline: "2s", Extra: "[reconcile]\nat = \"\"\n"})
+	env.Start(t)
+	cl := env.Client(t)
+	ctx := browser(t)
+	login(t, ctx, env)
+
+	// Scenario 15: the buyer confirms only at the 9th query, and a cancel
+	// is refused (ACQ.TRADE_CANCEL_TIME_OUT): needs_attention.
+	co, _, err := cl.CreateCheckout(ctx, api.CreateCheckoutRequest{OrderID: "WEB-NA-1", Amount: 990, Subject: "web", AuthCode: testenv.TestCode(15, 9)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	co = testenv.WaitState(t, cl, co.ID, checkout.NeedsAttention, 30*time.Second)
+	accept := fmt.Sprintf(`#attention-rows button.resolve[data-id="%s"][data-action="accept"]`, co.ID)
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(accept))); err != nil {
+		t.Fatalf("the needs_attention checkout is not on the page: %v", err)
+	}
+
+	// Keeping the sale while Alipay still waits for the buyer is refused
+	// with what Alipay says.
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(accept)), waitText("#resolve-result", "Not settled")); err != nil {
+		t.Fatalf("accept of an unpaid trade: %v", err)
+	}
+	// The buyer confirms (the merchant portal would now show it paid).
+	gw := env.Sandbox.Client()
+	for i := 0; ; i++ {
+		q, err := gw.TradeQuery(ctx, gateway.TradeQueryRequest{OutTradeNo: co.OutTradeNo})
+		if err == nil && q.TradeStatus == "TRADE_SUCCESS" {
+			break
+		}
+		if i > 10 {
+			t.Fatalf("the sandbox trade never paid: %+v %v", q, err)
+		}
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(accept)), waitText("#resolve-result", "is paid")); err != nil {
+		t.Fatalf("accept from the page: %v", err)
+	}
+	if got := testenv.WaitState(t, cl, co.ID, checkout.Paid, 10*time.Second); got.PaidAmount != 990 {
+		t.Fatalf("resolved checkout = %+v", got)
+	}
+	if err := chromedp.Do(ctx, chromedp.WaitNotPresent(chromedp.CSS(accept))); err != nil {
+		t.Fatalf("the resolved checkout is still listed: %v", err)
 	}
 }
