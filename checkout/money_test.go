@@ -241,6 +241,17 @@ func TestScanTimeout(t *testing.T) {
 	if c.Error == nil || c.Error.Code != "SCAN_TIMEOUT" {
 		t.Fatalf("%+v", c.Error)
 	}
+
+	// A scan that comes after the timeout, before the loop looked, does
+	// not pay the old order.
+	c = env2.mustCreate(600)
+	fc.Step(6 * time.Minute) // the wall clock: created_at counts
+	if _, err := env2.E.Scan(context.Background(), NormalCode()); !errors.Is(err, checkout.ErrNoCheckoutAwaiting) {
+		t.Fatalf("scan into a timed-out checkout: %v", err)
+	}
+	if got, _ := env2.E.Get(c.ID); got.State != checkout.Cancelled || got.Error == nil || got.Error.Code != "SCAN_TIMEOUT" {
+		t.Fatalf("after a late scan: %s %+v", got.State, got.Error)
+	}
 }
 
 // TestDeadlineSurvivesWallSteps (issue 10 item 4, checkout side): the

@@ -32,14 +32,20 @@ func (e *Engine) Scan(ctx context.Context, code string) (Checkout, error) {
 	if e.isClosing() {
 		return Checkout{}, ErrClosed
 	}
-	e.expireScans() // a scan never pays an order nobody scanned for in time
 	var r record
-	var reused bool
+	var reused, expired bool
 	now := e.clk.Now()
 	err := e.db.Update(func(tx *bolt.Tx) error {
+		expired = false
 		holder, held, err := scanSlotHolder(tx)
 		if err != nil {
 			return err
+		}
+		if held && e.scanExpired(&holder, now) {
+			// A scan never pays an order nobody scanned for in time.
+			r, expired = holder, true
+			setScanTimeout(&r, now)
+			return e.putRecord(tx, &r, AwaitingScan)
 		}
 		if !held || holder.State != AwaitingScan {
 			return errNoneAwaiting(holder, held)
@@ -56,6 +62,13 @@ func (e *Engine) Scan(ctx context.Context, code string) (Checkout, error) {
 				Str("reason", "no checkout awaiting a scan").Msg("scan rejected: no checkout is awaiting a scan")
 		}
 		return Checkout{}, err
+	}
+	if expired {
+		e.broadcast(r.Checkout)
+		e.scanTimedOut(&r)
+		e.log.Warn().Str("event", "scan_rejected").Str("code", masked).
+			Str("reason", "no checkout awaiting a scan").Msg("scan rejected: the checkout awaiting it timed out")
+		return Checkout{}, errNoneAwaiting(record{}, false)
 	}
 	e.broadcast(r.Checkout)
 	e.scanAccepted(&r, code, reused)

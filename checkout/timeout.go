@@ -19,8 +19,8 @@ func (e *Engine) scanExpired(r *record, now time.Time) bool {
 
 // expireScans cancels, with SCAN_TIMEOUT, every checkout awaiting a scan
 // longer than ScanTimeout, so a crashed register never leaves the scanner
-// bound to an old order. Create and Scan call it first, the housekeeping
-// loop regularly.
+// bound to an old order. Start and Create call it first, the housekeeping
+// loop regularly; Scan checks its checkout in its own transaction.
 func (e *Engine) expireScans() {
 	now := e.clk.Now()
 	var ids []string
@@ -37,8 +37,7 @@ func (e *Engine) expireScans() {
 			if !e.scanExpired(r, now) {
 				return errStale
 			}
-			r.State, r.CancelReason = Cancelled, reasonScanTimeout
-			r.Error = errorFor(CodeScanTimeout, "")
+			setScanTimeout(r, now)
 			return nil
 		})
 		if err != nil {
@@ -47,8 +46,22 @@ func (e *Engine) expireScans() {
 			}
 			continue
 		}
-		e.hook(StepCancelled)
-		e.ev(zerolog.WarnLevel, &r, "cancelled").Str("reason", reasonScanTimeout).
-			Dur("scan_timeout", e.opts.ScanTimeout).Msg("no code was scanned in time: checkout cancelled")
+		e.scanTimedOut(&r)
 	}
+}
+
+// setScanTimeout moves r, awaiting a scan past ScanTimeout, to cancelled
+// with SCAN_TIMEOUT (the caller commits it).
+func setScanTimeout(r *record, now time.Time) {
+	r.State, r.CancelReason = Cancelled, reasonScanTimeout
+	r.Error = errorFor(CodeScanTimeout, "")
+	r.UpdatedAt = now
+}
+
+// scanTimedOut runs after a SCAN_TIMEOUT cancel committed outside
+// transition: hook and log (transition broadcasts; Scan calls broadcast).
+func (e *Engine) scanTimedOut(r *record) {
+	e.hook(StepCancelled)
+	e.ev(zerolog.WarnLevel, r, "cancelled").Str("reason", reasonScanTimeout).
+		Dur("scan_timeout", e.opts.ScanTimeout).Msg("no code was scanned in time: checkout cancelled")
 }
