@@ -122,8 +122,12 @@ func newWorld(t *testing.T, maxAge time.Duration, failure linkFailure) *world {
 		StoreID:       "S001",
 		PayPID:        sb.PayPID(),
 		ReportCoupons: true,
-		Clock:         w.clk,
-		Logger:        &logger,
+		// The cashier keeps C6 waiting through the outage and scans it
+		// again after; this world is about the outage, not the scan
+		// timeout (TestScanTimeout covers that).
+		ScanTimeout: 100 * time.Hour,
+		Clock:       w.clk,
+		Logger:      &logger,
 		StepHook: func(step string) {
 			if f := w.onStep.Load(); f != nil {
 				(*f)(step)
