@@ -143,18 +143,18 @@ func TestCreateCheckoutIdempotent(t *testing.T) {
 	}
 	// Same order, other amount: 409.
 	status, _, body := en.do("POST", "/v1/checkouts", `{"order_id":"A100","amount":"26.00","subject":"Coffee"}`)
-	if status != 409 || errCode(body) != "CONFLICT" {
+	if status != 409 || errCode(body) != "ORDER_AMOUNT_MISMATCH" {
 		t.Fatalf("other amount = %d %v", status, body)
 	}
 	// Another order while A100 awaits a scan: 409.
 	status, _, body = en.do("POST", "/v1/checkouts", `{"order_id":"A101","amount":"5.00","subject":"Tea"}`)
-	if status != 409 || errCode(body) != "CONFLICT" || !strings.Contains(errMessage(body), "awaiting a scan") {
+	if status != 409 || errCode(body) != "SCANNER_BUSY" || !strings.Contains(errMessage(body), "awaiting a scan") {
 		t.Fatalf("second checkout = %d %v", status, body)
 	}
 	// Through the client: *api.Error with status and code.
 	_, _, err := en.Client.CreateCheckout(ctx, api.CreateCheckoutRequest{OrderID: "A101", Amount: 500, Subject: "Tea"})
 	var ae *api.Error
-	if !errors.As(err, &ae) || ae.Status != 409 || ae.Code != "CONFLICT" {
+	if !errors.As(err, &ae) || ae.Status != 409 || ae.Code != "SCANNER_BUSY" {
 		t.Fatalf("client error = %#v", err)
 	}
 	// Once A100 is cancelled, A101 may start.
