@@ -18,7 +18,7 @@ import (
 // needs_attention checkout's trade every AttentionRecheck until it shows
 // closed (→ cancelled, coupon released) or paid (a person resolves it).
 // Its key is the out_trade_no; its payload a trade_cancel's.
-const KindAttentionRecheck = "attention_recheck"
+const KindAttentionRecheck = queue.KindAttentionRecheck
 
 // handleAttention is the attention_recheck job.
 func (e *Engine) handleAttention(ctx context.Context, job queue.Job) (any, error) {
@@ -56,7 +56,7 @@ func (e *Engine) handleAttention(ctx context.Context, job queue.Job) (any, error
 	if gateway.KindOf(err) == gateway.Unknown {
 		return nil, err // the queue retries with its backoff
 	}
-	return nil, queue.Retry(fmt.Errorf("trade %s is %s: query again in %s", p.OutTradeNo, out.kind, e.opts.AttentionRecheck), e.opts.AttentionRecheck)
+	return nil, queue.RetryIn(fmt.Errorf("trade %s is %s: query again in %s", p.OutTradeNo, out.kind, e.opts.AttentionRecheck), e.opts.AttentionRecheck)
 }
 
 // attentionClosed settles a needs_attention checkout whose trade the

@@ -137,7 +137,7 @@ func (e *Engine) handleCancel(ctx context.Context, job queue.Job) (any, error) {
 			// trade.pay of it may still land until late_pay_window after its
 			// last send, so the cancel is repeated until then (SPEC §4).
 			if wait := e.latePayLeft(&r); wait > 0 {
-				return nil, queue.Retry(fmt.Errorf("trade.cancel %s: ACQ.TRADE_NOT_EXIST while a pay may still land (%s of late_pay_window left)",
+				return nil, queue.RetryIn(fmt.Errorf("trade.cancel %s: ACQ.TRADE_NOT_EXIST while a pay may still land (%s of late_pay_window left)",
 					p.OutTradeNo, wait.Round(time.Millisecond)), min(wait, cancelRepeat, e.opts.QueryInterval))
 			}
 			// Past the window: nothing was charged, and the code in the

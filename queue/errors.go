@@ -47,10 +47,11 @@ func Permanent(err error) error {
 	return &permanentError{err}
 }
 
-// retryError asks for a retry no sooner than after.
+// retryError asks for a retry no sooner than after, or (exact) in after.
 type retryError struct {
 	err   error
 	after time.Duration
+	exact bool
 }
 
 func (e *retryError) Error() string {
@@ -66,6 +67,18 @@ func Retry(err error, after time.Duration) error {
 		return nil
 	}
 	return &retryError{err: err, after: after}
+}
+
+// RetryIn wraps err so that the job runs again in exactly d, whatever its
+// backoff: for a job that is not failing but waiting on the far side at a
+// cadence the product promises (a cancel repeated while a late trade.pay
+// may still land, the hourly re-query of a needs_attention trade). The
+// attempt is counted; MaxAge applies as for Retry. RetryIn(nil, d) is nil.
+func RetryIn(err error, d time.Duration) error {
+	if err == nil {
+		return nil
+	}
+	return &retryError{err: err, after: d, exact: true}
 }
 
 // IsOffline reports whether err means the remote could not be reached:
@@ -86,10 +99,11 @@ const (
 	classFailed            // Permanent
 	classOffline           // remote unreachable, not counted
 	classInterrupted       // Run's ctx ended during the attempt: nothing recorded
+	classWait              // RetryIn: counted, runs again in exactly the given delay
 )
 
 func (c class) String() string {
-	return [...]string{"done", "retry", "failed", "offline", "interrupted"}[c]
+	return [...]string{"done", "retry", "failed", "offline", "interrupted", "wait"}[c]
 }
 
 // classify maps a handler error to an outcome class and the retry delay
@@ -107,6 +121,9 @@ func classify(err error) (class, time.Duration) {
 	}
 	var r *retryError
 	if errors.As(err, &r) {
+		if r.exact {
+			return classWait, r.after
+		}
 		return classRetry, r.after
 	}
 	return classRetry, 0

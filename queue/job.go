@@ -18,23 +18,27 @@ const (
 	KindTradeRefund = "trade_refund"
 	// KindReconcile settles the day's takings against the gateway (SPEC §12).
 	KindReconcile = "reconcile"
+	// KindAttentionRecheck re-queries a needs_attention trade until it
+	// shows closed or paid (SPEC §4); registered by package checkout.
+	KindAttentionRecheck = "attention_recheck"
 )
 
 // MovesMoney reports whether jobs of kind move money back or settle a
-// trade: trade_cancel, trade_refund and reconcile. Such a job is never
+// trade: trade_cancel, trade_refund, reconcile and attention_recheck. Such
+// a job is never
 // dead-lettered: past MaxAge it is overdue — it keeps running every
 // MaxBackoff, is logged at error level once an hour (job_overdue) and
 // counted in Stats.Overdue — until its handler succeeds or fails for good.
 func MovesMoney(kind string) bool {
 	switch kind {
-	case KindTradeCancel, KindTradeRefund, KindReconcile:
+	case KindTradeCancel, KindTradeRefund, KindReconcile, KindAttentionRecheck:
 		return true
 	}
 	return false
 }
 
 // moneyKinds are the kinds MovesMoney holds for, sorted.
-var moneyKinds = []string{KindReconcile, KindTradeCancel, KindTradeRefund}
+var moneyKinds = []string{KindAttentionRecheck, KindReconcile, KindTradeCancel, KindTradeRefund}
 
 // Job states.
 const (

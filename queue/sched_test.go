@@ -416,3 +416,32 @@ func TestRunStopCancelsHandlersAndRecordsNothing(t *testing.T) {
 		}
 	})
 }
+
+// A handler that waits on the far side at a promised cadence (a cancel
+// repeated every few seconds while a late pay may land) keeps that
+// cadence with RetryIn however many attempts it made; Retry would let the
+// backoff (here up to 5 min) stretch it. Regression for issue 10's "the
+// cancel is repeated at least every 10 s".
+func TestRetryInKeepsItsCadence(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		clk := clock.NewFake(t0)
+		q, _ := MustOpenQueue(t, MustOpenDB(t), queue.Options{Clock: clk, Rand: half})
+		var calls atomic.Int32
+		q.Handle(queue.KindTradeCancel, func(_ context.Context, j queue.Job) (any, error) {
+			calls.Add(1)
+			return nil, queue.RetryIn(errors.New("ACQ.TRADE_NOT_EXIST: a pay may still land"), 3*time.Second)
+		})
+		startRun(t, q)
+		j := mustEnqueue(t, q, queue.KindTradeCancel, "T01_1", nil)
+		synctest.Wait()
+		for i := 0; i < 40; i++ {
+			advance(clk, 3*time.Second)
+		}
+		if got := calls.Load(); got != 41 {
+			t.Fatalf("%d calls in 40 steps of 3 s, want 41 (one every 3 s)", got)
+		}
+		if got := mustGet(t, q, j.ID); got.State != queue.StatePending || !got.NextRun.Equal(clk.Now().Add(3*time.Second)) {
+			t.Fatalf("job after 41 waits: %+v (now %s)", got, clk.Now())
+		}
+	})
+}

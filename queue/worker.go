@@ -115,16 +115,19 @@ func (q *Queue) apply(j *Job, c class, msg string, after time.Duration, result j
 	case classFailed:
 		j.State, j.LastError = StateFailed, msg
 		j.Attempts++
-	case classRetry:
+	case classRetry, classWait:
 		j.LastError = msg
 		j.Attempts++
 		d := max(after, Backoff(j.Attempts, q.opts.BaseBackoff, q.opts.MaxBackoff, jitter))
+		if c == classWait {
+			d = after // a promised cadence, not a failure: no backoff
+		}
 		switch {
-		case aged && money:
-			d = max(after, q.opts.MaxBackoff)
-		case aged:
+		case aged && !money:
 			j.State = StateDead
 			return
+		case aged && c == classRetry:
+			d = max(after, q.opts.MaxBackoff) // overdue: the longest backoff
 		}
 		// NextRun − UpdatedAt is the delay chosen here: capNextRuns keeps a
 		// restart from waiting longer than that.
