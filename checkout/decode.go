@@ -83,11 +83,19 @@ func (e *Engine) decode(ctx context.Context, f *flow, r *record, code string) de
 				// anything new: this code cannot be used.
 				return decodeResult{next: decodeRescan, err: decodeError(sub, err)}
 			}
-		case gateway.Rejected, gateway.Invalid:
-			// Not retryable: a setup problem (pay_pid, permissions, keys).
+		case gateway.Rejected, gateway.Invalid, gateway.Unauthorized:
+			// Not retryable: a setup problem (pay_pid, permissions, keys,
+			// app_auth_token).
 			e.ev(zerolog.ErrorLevel, r, "decode").Str("kind", kind.String()).Err(err).
 				Msg("the gateway rejected the two-stage decode: check pay_pid and the app's permissions")
 			return e.decodeUnavailable(gatewayError(err))
+		}
+		if errors.Is(err, gateway.ErrBadSignature) {
+			// Alipay answered but the answer cannot be trusted: the key or
+			// certificate is wrong, not the network. Say so at once.
+			e.ev(zerolog.ErrorLevel, r, "decode").Str("kind", kind.String()).Err(err).
+				Msg("the two-stage decode's reply failed verification: check alipay_public_key_file / the certificates (posagent check)")
+			return e.decodeUnavailable(errorFor(CodeReplyUnverified, ""))
 		}
 		// Unknown (or 10003, which a decode never answers): retry with the
 		// same sence_no while the window lasts.

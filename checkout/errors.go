@@ -100,6 +100,8 @@ func notFound(what, id string) error {
 const (
 	CodeNotAlipayCode      = "NOT_ALIPAY_CODE"     // the scan was not an Alipay payment code
 	CodeGatewayUnavailable = "GATEWAY_UNAVAILABLE" // the decode could not reach the gateway (on_decode_unavailable = abort)
+	CodeReplyUnverified    = "GATEWAY_UNVERIFIED"  // Alipay answered, but its reply failed verification: keys or certificates
+	CodeAppAuthRefused     = "APP_AUTH_REFUSED"    // 20001: the app_auth_token is missing, wrong or expired
 	CodeScanAgain          = "SCAN_AGAIN"          // posagent restarted while decoding; the code is gone
 	CodeDecisionTimeout    = "DECISION_TIMEOUT"    // no final answer by decision_deadline; the trade was cancelled
 	CodePaymentInterrupted = "PAYMENT_INTERRUPTED" // posagent restarted mid-payment and the gateway had no trade; cancelled
@@ -114,6 +116,8 @@ const (
 var messages = map[string]string{
 	CodeNotAlipayCode:      "This is not an Alipay payment code. Ask the customer to open the Alipay payment code.",
 	CodeGatewayUnavailable: "Alipay cannot be reached right now. Try scanning again in a moment, or take another payment method.",
+	CodeReplyUnverified:    "The payment system is set up wrongly (Alipay's answer could not be verified): call support and take another payment method. Nothing was charged by this step.",
+	CodeAppAuthRefused:     "Alipay refused this shop's authorisation (app_auth_token): call support and take another payment method. Nothing was charged.",
 	CodeScanAgain:          "The register restarted while reading the code. Please scan the customer's payment code again.",
 	CodeDecisionTimeout:    "The payment was not confirmed in time and has been cancelled. Nothing was charged, or it was refunded.",
 	CodePaymentInterrupted: "posagent restarted during this payment and Alipay has no record of it; it was cancelled so it cannot go through later. Nothing was charged. Ask the customer to pay again.",
@@ -174,6 +178,9 @@ func errorFor(code, detail string) *Error {
 // gatewayError turns a non-success gateway result into the checkout's Error:
 // the sub_code when there is one, else REQUEST_REJECTED.
 func gatewayError(err error) *Error {
+	if gateway.KindOf(err) == gateway.Unauthorized {
+		return errorFor(CodeAppAuthRefused, "")
+	}
 	var ge *gateway.Error
 	if errors.As(err, &ge) && ge.SubCode != "" {
 		return errorFor(ge.SubCode, ge.SubMsg)

@@ -128,7 +128,7 @@ func payOutcome(resp *gateway.TradePayResponse, err error, sent gateway.Amount) 
 			return outcome{kind: outUnknown}
 		}
 		return outcome{kind: outFailed, err: gatewayError(err)}
-	case gateway.Rejected, gateway.Invalid:
+	case gateway.Rejected, gateway.Invalid, gateway.Unauthorized:
 		// Nothing was charged: the request took no effect.
 		return outcome{kind: outFailed, err: gatewayError(err)}
 	}
