@@ -342,28 +342,12 @@ func (e *Engine) finishPaid(id string, out outcome, cons *consultCell) {
 		if r.State != Paying && r.State != WaitingBuyer {
 			return errStale
 		}
-		r.State, r.TradeNo, r.PaidAmount, r.Error = Paid, out.tradeNo, out.amount, nil
 		if got {
 			r.ConsultResult = v
 		}
-		c, redeemed, err := settleCoupon(tx, r, true, now)
-		if err != nil {
-			return err
-		}
-		if redeemed && e.opts.ReportCoupons {
-			p, err := json.Marshal(couponReport{
-				CouponID: c.ID, UserID: c.UserID, OrderID: r.OrderID, OutTradeNo: r.OutTradeNo,
-				TradeNo: r.TradeNo, Discount: r.Discount, RedeemedAt: now,
-			})
-			if err != nil {
-				return err
-			}
-			if _, _, err := e.q.EnqueueTx(tx, queue.KindCouponReport, c.ID+":"+r.OutTradeNo, json.RawMessage(p)); err != nil {
-				return fmt.Errorf("queue coupon_report: %w", err)
-			}
-			reported = true
-		}
-		return nil
+		var err error
+		reported, err = e.markPaid(tx, r, out, now)
+		return err
 	})
 	if err != nil {
 		if isStale(err) && r.State == Cancelling {
@@ -415,4 +399,26 @@ func (e *Engine) finishFailed(id string, cause *Error, cons *consultCell) {
 	e.hook(StepFailed)
 	e.ev(zerolog.WarnLevel, &r, "failed").Str("out_trade_no", r.OutTradeNo).Str("error_code", cause.Code).
 		Msg("payment failed: " + cause.Message)
+}
+
+// markPaid moves r to paid with out's trade number and amount, redeems
+// its coupon and, with ReportCoupons, queues the coupon_report job, all in
+// tx. It reports whether a report was queued.
+func (e *Engine) markPaid(tx *bolt.Tx, r *record, out outcome, now time.Time) (reported bool, err error) {
+	r.State, r.TradeNo, r.PaidAmount, r.Error = Paid, out.tradeNo, out.amount, nil
+	c, redeemed, err := settleCoupon(tx, r, true, now)
+	if err != nil || !redeemed || !e.opts.ReportCoupons {
+		return false, err
+	}
+	p, err := json.Marshal(couponReport{
+		CouponID: c.ID, UserID: c.UserID, OrderID: r.OrderID, OutTradeNo: r.OutTradeNo,
+		TradeNo: r.TradeNo, Discount: r.Discount, RedeemedAt: now,
+	})
+	if err != nil {
+		return false, err
+	}
+	if _, _, err := e.q.EnqueueTx(tx, queue.KindCouponReport, c.ID+":"+r.OutTradeNo, json.RawMessage(p)); err != nil {
+		return false, fmt.Errorf("queue coupon_report: %w", err)
+	}
+	return true, nil
 }

@@ -205,23 +205,9 @@ func (e *Engine) resolveAccept(cur *record, out outcome, note string) (Checkout,
 		if r.State != NeedsAttention || r.OutTradeNo != cur.OutTradeNo {
 			return errStale
 		}
-		r.State, r.TradeNo, r.PaidAmount, r.Error = Paid, out.tradeNo, out.amount, nil
-		c, redeemed, err := settleCoupon(tx, r, true, now)
-		if err != nil {
+		var err error
+		if reported, err = e.markPaid(tx, r, out, now); err != nil {
 			return err
-		}
-		if redeemed && e.opts.ReportCoupons {
-			p, err := json.Marshal(couponReport{
-				CouponID: c.ID, UserID: c.UserID, OrderID: r.OrderID, OutTradeNo: r.OutTradeNo,
-				TradeNo: r.TradeNo, Discount: r.Discount, RedeemedAt: now,
-			})
-			if err != nil {
-				return err
-			}
-			if _, _, err := e.q.EnqueueTx(tx, queue.KindCouponReport, c.ID+":"+r.OutTradeNo, json.RawMessage(p)); err != nil {
-				return fmt.Errorf("queue coupon_report: %w", err)
-			}
-			reported = true
 		}
 		return putResolution(tx, r.ID, resolution{Action: ResolveAccept, Note: note, At: now})
 	})
