@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 
@@ -40,28 +39,9 @@ it or the daemon did (not paid, more than is left).`+apiHelp, c.Stderr)
 	fs.StringVar(&c.Reason, "reason", "", "the reason shown to the buyer, e.g. \"returned goods\"")
 	fs.StringVar(&c.RefundID, "refund-id", "", "your unique `ID` for this refund (default: the daemon makes one)")
 	jsonFlag(fs, &c.JSON)
-	// SPEC §8 writes the checkout before the flags (refund CHECKOUT_ID
-	// --amount …): flags are parsed on both sides of it.
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return err
-			}
-			return &UsageError{Msg: err.Error(), printed: true}
-		}
-		if args = fs.Args(); len(args) == 0 {
-			break
-		}
-		pos, args = append(pos, args[0]), args[1:]
-	}
-	switch len(pos) {
-	case 0:
-		return usageErrorf("missing argument: the CHECKOUT_ID to refund")
-	case 1:
-		c.ID = pos[0]
-	default:
-		return usageErrorf("unexpected argument %q: give one CHECKOUT_ID", pos[1])
+	var err error
+	if c.ID, err = parseCheckoutID(fs, args, "refund"); err != nil {
+		return err
 	}
 	if c.Amount == "" {
 		return usageErrorf("--amount is required")

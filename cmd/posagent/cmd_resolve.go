@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"slices"
 
@@ -44,27 +42,9 @@ refused.`+apiHelp, c.Stderr)
 	fs.StringVar(&c.Action, "action", "", "`ACTION`: accept, refund or closed (required)")
 	fs.StringVar(&c.Note, "note", "", "why, for the log (e.g. \"customer showed the receipt\")")
 	jsonFlag(fs, &c.JSON)
-	// The checkout may come before the flags, as for refund.
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return err
-			}
-			return &UsageError{Msg: err.Error(), printed: true}
-		}
-		if args = fs.Args(); len(args) == 0 {
-			break
-		}
-		pos, args = append(pos, args[0]), args[1:]
-	}
-	switch len(pos) {
-	case 0:
-		return usageErrorf("missing argument: the CHECKOUT_ID to resolve")
-	case 1:
-		c.ID = pos[0]
-	default:
-		return usageErrorf("unexpected argument %q: give one CHECKOUT_ID", pos[1])
+	var err error
+	if c.ID, err = parseCheckoutID(fs, args, "resolve"); err != nil {
+		return err
 	}
 	if !slices.Contains(resolveActions, c.Action) {
 		return usageErrorf("--action must be accept, refund or closed, not %q", c.Action)

@@ -109,6 +109,33 @@ func parseFlags(fs *flag.FlagSet, args []string, minArgs, maxArgs int) ([]string
 	return rest, nil
 }
 
+// parseCheckoutID parses args for the verbs that name one checkout, which
+// SPEC §8 writes before the flags (refund CHECKOUT_ID --amount …): flags
+// are parsed on both sides of it, and exactly one CHECKOUT_ID must be
+// given. verb says what the id is for in the usage error ("refund").
+func parseCheckoutID(fs *flag.FlagSet, args []string, verb string) (string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return "", err
+			}
+			return "", &UsageError{Msg: err.Error(), printed: true}
+		}
+		if args = fs.Args(); len(args) == 0 {
+			break
+		}
+		pos, args = append(pos, args[0]), args[1:]
+	}
+	switch len(pos) {
+	case 0:
+		return "", usageErrorf("missing argument: the CHECKOUT_ID to %s", verb)
+	case 1:
+		return pos[0], nil
+	}
+	return "", usageErrorf("unexpected argument %q: give one CHECKOUT_ID", pos[1])
+}
+
 // flagSet reports whether the flag name was given on the command line.
 func flagSet(fs *flag.FlagSet, name string) bool {
 	set := false
