@@ -96,7 +96,7 @@ func (e *Engine) indexDay(tx *bolt.Tx, r *record, old State) error {
 	if !r.State.Terminal() {
 		return nil
 	}
-	at := r.UpdatedAt
+	at := dayTime(r)
 	if at.IsZero() && e.clk != nil {
 		at = e.clk.Now()
 	}
@@ -172,7 +172,7 @@ func (e *Engine) rebuildDayIndex(tx *bolt.Tx, zone []byte) error {
 				if err != nil {
 					continue // pruned meanwhile or unreadable: not the index's to judge
 				}
-				day := e.dayOf(r.UpdatedAt)
+				day := e.dayOf(dayTime(&r))
 				if err := days.Put(dayKey(day, id), []byte(s)); err != nil {
 					return err
 				}
@@ -213,4 +213,16 @@ func parseDay(day string) error {
 		return badRequest("date must be a day such as 2026-01-31, not %q", day)
 	}
 	return nil
+}
+
+// dayTime is the instant that puts r in a store day: for a paid checkout
+// the first trade.pay send, the day Alipay's bill lists the trade under (a
+// payment sent at 23:59:58 and confirmed after midnight, or a
+// needs_attention trade accepted days later, belongs to the day it was
+// paid); for the other terminal states the time they were reached.
+func dayTime(r *record) time.Time {
+	if r.State == Paid && !r.PayAt.IsZero() {
+		return r.PayAt
+	}
+	return r.UpdatedAt
 }

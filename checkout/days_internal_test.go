@@ -96,3 +96,36 @@ func TestDayIndexFollowsTransitions(t *testing.T) {
 		t.Fatalf("UTC day: %v", got)
 	}
 }
+
+// A payment sent at 23:59:58 and confirmed after midnight is in the bill of
+// the day it was sent, so the day index puts it there too (before, the
+// pay day's bill row was missing locally and the next day's checkout
+// missing in the bill).
+func TestPaidIndexedOnItsPayDay(t *testing.T) {
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "d.db"), 0o600, &bolt.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Update(createBuckets); err != nil {
+		t.Fatal(err)
+	}
+	e := &Engine{db: db}
+	sent := time.Date(2026, 3, 1, 23, 59, 58, 0, gateway.Shanghai)
+	r := record{Checkout: Checkout{ID: "co_2", State: WaitingBuyer, UpdatedAt: sent}, PayAt: sent}
+	if err := db.Update(func(tx *bolt.Tx) error { return e.putRecord(tx, &r, Paying) }); err != nil {
+		t.Fatal(err)
+	}
+	r.State, r.UpdatedAt = Paid, sent.Add(9*time.Second) // 00:00:07 on March 2
+	if err := db.Update(func(tx *bolt.Tx) error { return e.putRecord(tx, &r, WaitingBuyer) }); err != nil {
+		t.Fatal(err)
+	}
+	var d1, d2 []dayEntry
+	db.View(func(tx *bolt.Tx) error {
+		d1, d2 = checkoutsOfDay(tx, "2026-03-01"), checkoutsOfDay(tx, "2026-03-02")
+		return nil
+	})
+	if len(d1) != 1 || d1[0] != (dayEntry{"co_2", Paid}) || len(d2) != 0 {
+		t.Fatalf("March 1: %v, March 2: %v; want the payment on March 1", d1, d2)
+	}
+}
