@@ -58,6 +58,12 @@ const (
 // to resume it.
 type record struct {
 	Checkout
+	// ScanFrom is when the checkout started to wait for a scan, on the
+	// engine's steady clock (wall time at start + monotonic time since): the
+	// scan timeout counts from it, so a wall step while it waits neither
+	// cancels it early nor keeps it late. After a restart it reads like a
+	// wall time, the best there is. Zero in records from before: CreatedAt.
+	ScanFrom time.Time `json:"scan_from,omitzero"`
 	// CodeMask is the masked payment code of the current attempt (for logs).
 	CodeMask string `json:"code_mask,omitempty"`
 	// PayAt is when the pay intent was committed, i.e. the first trade.pay

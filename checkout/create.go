@@ -89,7 +89,7 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (c Checkout, cre
 			ID: newID(seq), OrderID: req.OrderID, State: AwaitingScan,
 			Amount: req.Amount, Subject: req.Subject, OperatorID: req.OperatorID,
 			CreatedAt: now, UpdatedAt: now,
-		}}
+		}, ScanFrom: e.steady.Now()}
 		if req.AuthCode != "" {
 			if reused, err = e.beginDecode(tx, &r, req.AuthCode, now); err != nil {
 				return err

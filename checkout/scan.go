@@ -41,7 +41,7 @@ func (e *Engine) Scan(ctx context.Context, code string) (Checkout, error) {
 		if err != nil {
 			return err
 		}
-		if held && e.scanExpired(&holder, now) {
+		if held && e.scanExpired(&holder) {
 			// A scan never pays an order nobody scanned for in time.
 			r, expired = holder, true
 			setScanTimeout(&r, now)

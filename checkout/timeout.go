@@ -11,10 +11,16 @@ import (
 // scanned a code within ScanTimeout of its creation.
 const CodeScanTimeout = "SCAN_TIMEOUT"
 
-// scanExpired reports whether r awaits a scan past ScanTimeout at now (wall
-// time: created_at is wall time and the count survives restarts).
-func (e *Engine) scanExpired(r *record, now time.Time) bool {
-	return r.State == AwaitingScan && !now.Before(r.CreatedAt.Add(e.opts.ScanTimeout))
+// scanExpired reports whether r awaits a scan past ScanTimeout. The age is
+// measured on the steady clock from ScanFrom, so it survives restarts
+// (counted from creation, SPEC §4) and ignores wall-clock steps while the
+// process runs.
+func (e *Engine) scanExpired(r *record) bool {
+	from := r.ScanFrom
+	if from.IsZero() {
+		from = r.CreatedAt
+	}
+	return r.State == AwaitingScan && !e.steady.Now().Before(from.Add(e.opts.ScanTimeout))
 }
 
 // expireScans cancels, with SCAN_TIMEOUT, every checkout awaiting a scan
@@ -22,11 +28,10 @@ func (e *Engine) scanExpired(r *record, now time.Time) bool {
 // bound to an old order. Start and Create call it first, the housekeeping
 // loop regularly; Scan checks its checkout in its own transaction.
 func (e *Engine) expireScans() {
-	now := e.clk.Now()
 	var ids []string
 	_ = e.db.View(func(tx *bolt.Tx) error {
 		for _, id := range idsInState(tx, AwaitingScan) {
-			if r, err := getRecord(tx, id); err == nil && e.scanExpired(&r, now) {
+			if r, err := getRecord(tx, id); err == nil && e.scanExpired(&r) {
 				ids = append(ids, id)
 			}
 		}
@@ -34,7 +39,7 @@ func (e *Engine) expireScans() {
 	})
 	for _, id := range ids {
 		r, err := e.transition(id, func(_ *bolt.Tx, r *record, now time.Time) error {
-			if !e.scanExpired(r, now) {
+			if !e.scanExpired(r) {
 				return errStale
 			}
 			setScanTimeout(r, now)
