@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -114,6 +115,9 @@ func getRecord(tx *bolt.Tx, id string) (record, error) {
 // putRecord writes r and moves its state index entry from old (empty for a
 // new record) to r.State, with the state index and counts in the same tx.
 func (e *Engine) putRecord(tx *bolt.Tx, r *record, old State) error {
+	if r.State.Terminal() {
+		r.ScanFrom = time.Time{} // only a checkout awaiting a scan needs it
+	}
 	v, err := json.Marshal(r)
 	if err != nil {
 		return err
