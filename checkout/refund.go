@@ -155,19 +155,24 @@ func outRequestNoOf(terminalID, id string) string {
 }
 
 func getRefund(tx *bolt.Tx, id string) (Refund, bool, error) {
-	var rf Refund
+	return getRefundsEntry[Refund](tx, "r", id, "refund "+id+": corrupt record")
+}
+
+// getRefundsEntry reads the JSON value under prefix and id in the refunds
+// bucket; found is false when there is none. what names a corrupt value.
+func getRefundsEntry[T any](tx *bolt.Tx, prefix, id, what string) (v T, found bool, err error) {
 	b := tx.Bucket(bucketRefunds)
 	if b == nil {
-		return rf, false, nil
+		return v, false, nil
 	}
-	v := b.Get(refundKey("r", id))
-	if v == nil {
-		return rf, false, nil
+	raw := b.Get(refundKey(prefix, id))
+	if raw == nil {
+		return v, false, nil
 	}
-	if err := json.Unmarshal(v, &rf); err != nil {
-		return rf, false, fmt.Errorf("refund %s: corrupt record: %w", id, err)
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return v, false, fmt.Errorf("%s: %w", what, err)
 	}
-	return rf, true, nil
+	return v, true, nil
 }
 
 func putRefund(tx *bolt.Tx, rf *Refund) error {

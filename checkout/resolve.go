@@ -53,19 +53,7 @@ type resolution struct {
 }
 
 func getResolution(tx *bolt.Tx, id string) (resolution, bool, error) {
-	var res resolution
-	b := tx.Bucket(bucketRefunds)
-	if b == nil {
-		return res, false, nil
-	}
-	v := b.Get(refundKey("z", id))
-	if v == nil {
-		return res, false, nil
-	}
-	if err := json.Unmarshal(v, &res); err != nil {
-		return res, false, fmt.Errorf("checkout %s: corrupt resolution: %w", id, err)
-	}
-	return res, true, nil
+	return getRefundsEntry[resolution](tx, "z", id, "checkout "+id+": corrupt resolution")
 }
 
 func putResolution(tx *bolt.Tx, id string, res resolution) error {
