@@ -100,7 +100,9 @@ func TestCancelNotExistWaitsForLatePay(t *testing.T) {
 	// pay lands.
 	waitCond(t, "the cancel job to run once", func() bool {
 		j, err := env.Q.Lookup(queue.KindTradeCancel, c.OutTradeNo)
-		return err == nil && (j.Attempts >= 1 || j.State != queue.StatePending)
+		// A wait (RetryIn) records its answer as LastError without
+		// counting an attempt.
+		return err == nil && (j.LastError != "" || j.Attempts >= 1 || j.State != queue.StatePending)
 	})
 	close(release)
 	c = env.wait(c.ID)

@@ -73,7 +73,9 @@ func Retry(err error, after time.Duration) error {
 // backoff: for a job that is not failing but waiting on the far side at a
 // cadence the product promises (a cancel repeated while a late trade.pay
 // may still land, the hourly re-query of a needs_attention trade). The
-// attempt is counted; MaxAge applies as for Retry. RetryIn(nil, d) is nil.
+// attempt is not counted toward the backoff (the far side answered), so a
+// later real failure backs off from where the failures left it; MaxAge
+// applies as for Retry. RetryIn(nil, d) is nil.
 func RetryIn(err error, d time.Duration) error {
 	if err == nil {
 		return nil
@@ -99,7 +101,7 @@ const (
 	classFailed            // Permanent
 	classOffline           // remote unreachable, not counted
 	classInterrupted       // Run's ctx ended during the attempt: nothing recorded
-	classWait              // RetryIn: counted, runs again in exactly the given delay
+	classWait              // RetryIn: not counted, runs again in exactly the given delay
 )
 
 func (c class) String() string {

@@ -427,8 +427,12 @@ func TestRetryInKeepsItsCadence(t *testing.T) {
 		clk := clock.NewFake(t0)
 		q, _ := MustOpenQueue(t, MustOpenDB(t), queue.Options{Clock: clk, Rand: half})
 		var calls atomic.Int32
+		var failing atomic.Bool
 		q.Handle(queue.KindTradeCancel, func(_ context.Context, j queue.Job) (any, error) {
 			calls.Add(1)
+			if failing.Load() {
+				return nil, errors.New("20000: no clear answer")
+			}
 			return nil, queue.RetryIn(errors.New("ACQ.TRADE_NOT_EXIST: a pay may still land"), 3*time.Second)
 		})
 		startRun(t, q)
@@ -440,8 +444,15 @@ func TestRetryInKeepsItsCadence(t *testing.T) {
 		if got := calls.Load(); got != 41 {
 			t.Fatalf("%d calls in 40 steps of 3 s, want 41 (one every 3 s)", got)
 		}
-		if got := mustGet(t, q, j.ID); got.State != queue.StatePending || !got.NextRun.Equal(clk.Now().Add(3*time.Second)) {
+		if got := mustGet(t, q, j.ID); got.State != queue.StatePending || !got.NextRun.Equal(clk.Now().Add(3*time.Second)) || got.Attempts != 0 {
 			t.Fatalf("job after 41 waits: %+v (now %s)", got, clk.Now())
+		}
+		// The waits were answers, not failures: a real failure after them
+		// backs off from the start (about a second), not 5 minutes.
+		failing.Store(true)
+		advance(clk, 3*time.Second)
+		if got := mustGet(t, q, j.ID); got.Attempts != 1 || got.NextRun.Sub(clk.Now()) > 5*time.Second {
+			t.Fatalf("first failure after 41 waits: %d attempts, next run in %s", got.Attempts, got.NextRun.Sub(clk.Now()))
 		}
 	})
 }

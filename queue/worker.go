@@ -117,10 +117,13 @@ func (q *Queue) apply(j *Job, c class, msg string, after time.Duration, result j
 		j.Attempts++
 	case classRetry, classWait:
 		j.LastError = msg
-		j.Attempts++
-		d := max(after, Backoff(j.Attempts, q.opts.BaseBackoff, q.opts.MaxBackoff, jitter))
-		if c == classWait {
-			d = after // a promised cadence, not a failure: no backoff
+		d := after // classWait: a promised cadence, not a failure
+		if c == classRetry {
+			// Only failures count: a wait is an answer, and counting it
+			// would stretch the backoff of a later real failure (after
+			// 20 waits, 5 min instead of 1 s).
+			j.Attempts++
+			d = max(after, Backoff(j.Attempts, q.opts.BaseBackoff, q.opts.MaxBackoff, jitter))
 		}
 		switch {
 		case aged && !money:

@@ -197,6 +197,17 @@ func TestCrash(t *testing.T) {
 			left := time.Until(deadline)
 			if left <= 0 {
 				c, _ := cl.GetCheckout(ctx, r.id, 0)
+				jobs, _ := cl.ListJobs(ctx, queue.Filter{})
+				for _, j := range jobs {
+					if strings.Contains(string(j.Payload), r.id) || j.Key == c.OutTradeNo {
+						t.Logf("its job %d %s %s: %s, %d attempts, next %s: %s", j.ID, j.Kind, j.Key, j.State, j.Attempts, j.NextRun.Format(time.RFC3339Nano), j.LastError)
+					}
+				}
+				for _, l := range env.Log(t) {
+					if l.Str("checkout_id") == r.id || strings.Contains(l.Str("key"), c.OutTradeNo) || l.Str("event") == "queue_offline" || l.Str("event") == "queue_online" || strings.HasPrefix(l.Str("event"), "probe") {
+						t.Logf("log: %s %s %s %s", l.Str("time"), l.Str("level"), l.Str("event"), l.Str("message"))
+					}
+				}
 				t.Fatalf("round %d: checkout %s not final %v after the faults were cleared: %+v", r.n, r.id, settleBound, c)
 			}
 			c, err := cl.GetCheckout(ctx, r.id, min(left, 30*time.Second))
