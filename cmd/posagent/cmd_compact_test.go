@@ -23,32 +23,11 @@ import (
 // the daemon's.
 func writeCheckouts(tb testing.TB, path string, n int) []string {
 	tb.Helper()
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, NoSync: true})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer db.Close()
-	q, err := queue.Open(db, queue.Options{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	sb, err := sandbox.New(sandbox.Config{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer sb.Close()
-	e, err := checkout.New(db, q, sb.Client(), checkout.Options{
-		TerminalID: "T01", StoreID: "S001", PayPID: sb.PayPID(),
-		QueryInterval: 20 * time.Millisecond, DecisionDeadline: 5 * time.Second, DrainTimeout: time.Second,
+	e := openFileEngine(tb, path, checkout.Options{
+		StoreID: "S001", QueryInterval: 20 * time.Millisecond, DecisionDeadline: 5 * time.Second, DrainTimeout: time.Second,
 	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer e.Close()
+	defer e.close()
 	ctx := context.Background()
-	if err := e.Start(ctx); err != nil {
-		tb.Fatal(err)
-	}
 	ids := make([]string, 0, n)
 	for i := range n {
 		c, _, err := e.Create(ctx, checkout.CreateRequest{
@@ -64,6 +43,48 @@ func writeCheckouts(tb testing.TB, path string, n int) []string {
 		ids = append(ids, c.ID)
 	}
 	return ids
+}
+
+// fileEngine is a started checkout engine on the bbolt file at path, paying
+// through the embedded sandbox in process (no socket).
+type fileEngine struct {
+	*checkout.Engine
+	close func()
+}
+
+// openFileEngine opens path (NoSync only spares the test the fsyncs; the
+// layout is the daemon's) and starts an engine on it with opts, whose
+// TerminalID and PayPID it fills in. close stops the engine, the sandbox
+// and the file.
+func openFileEngine(tb testing.TB, path string, opts checkout.Options) fileEngine {
+	tb.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, NoSync: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	q, err := queue.Open(db, queue.Options{})
+	if err != nil {
+		db.Close()
+		tb.Fatal(err)
+	}
+	sb, err := sandbox.New(sandbox.Config{})
+	if err != nil {
+		db.Close()
+		tb.Fatal(err)
+	}
+	opts.TerminalID, opts.PayPID = "T01", sb.PayPID()
+	e, err := checkout.New(db, q, sb.Client(), opts)
+	if err != nil {
+		sb.Close()
+		db.Close()
+		tb.Fatal(err)
+	}
+	closeAll := func() { e.Close(); sb.Close(); db.Close() }
+	if err := e.Start(context.Background()); err != nil {
+		closeAll()
+		tb.Fatal(err)
+	}
+	return fileEngine{Engine: e, close: closeAll}
 }
 
 func fileSize(tb testing.TB, path string) int64 {

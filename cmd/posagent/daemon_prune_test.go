@@ -230,29 +230,9 @@ func TestPruneCompactSize(t *testing.T) {
 // id was created.
 func pruneOlderThan(tb testing.TB, path, id string) int {
 	tb.Helper()
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, NoSync: true})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer db.Close()
-	q, err := queue.Open(db, queue.Options{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	sb, err := sandbox.New(sandbox.Config{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer sb.Close()
 	// SenceTTL: Start purges every sence_no entry (see TestPruneCompactSize).
-	e, err := checkout.New(db, q, sb.Client(), checkout.Options{TerminalID: "T01", PayPID: sb.PayPID(), SenceTTL: time.Nanosecond})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := e.Start(context.Background()); err != nil {
-		tb.Fatal(err)
-	}
-	defer e.Close()
+	e := openFileEngine(tb, path, checkout.Options{SenceTTL: time.Nanosecond})
+	defer e.close()
 	c, err := e.Get(id)
 	if err != nil {
 		tb.Fatal(err)
@@ -264,7 +244,7 @@ func pruneOlderThan(tb testing.TB, path, id string) int {
 	return n
 }
 
-// prune refuses a retention below a day, even one that slipped past
+// prune refuses a retention below minRetention, even one that slipped past
 // Validate: a zero retention would delete today's takings.
 func TestPruneRefusesAShortRetention(t *testing.T) {
 	logs := &logtest.Buffer{}
